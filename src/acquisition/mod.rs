@@ -1,0 +1,3 @@
+//! Acquisition: the engine thread, the measurement of one quadrupole, statistics and timing.
+
+pub mod settings;

@@ -1,0 +1,4 @@
+pub mod acquisition;
+pub mod config;
+pub mod survey;
+pub mod timestamp;

@@ -1,0 +1,3 @@
+//! (in progress)
+pub struct Sequence;
+pub struct SequenceError;
