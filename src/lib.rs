@@ -1,4 +1,16 @@
+//! ohmpi-rs: controller for the OhmPi open-hardware resistivity meter.
+//!
+//! The crate is organised as the instrument is:
+//! - [`config`]: the TOML configuration, read raw and then validated;
+//! - [`hardware`]: the [`hardware::Frontend`] the engine drives, system presets and the simulator;
+//! - [`acquisition`]: the real-time engine thread and the measurement of one quadrupole;
+//! - [`survey`]: quadrupoles, sequences, geometry, records and exports;
+//!
+//! The engine knows nothing of files, MQTT or HTTP; drivers know nothing of the engine.
+
 pub mod acquisition;
+pub mod clock;
 pub mod config;
+pub mod hardware;
 pub mod survey;
 pub mod timestamp;

@@ -1,3 +1,16 @@
-//! Acquisition: the engine thread, the measurement of one quadrupole, statistics and timing.
+//! Acquisition: the engine thread, the measurement of one quadrupole, statistics, Vab strategies
+//! and real-time set-up. The engine knows the [`crate::hardware::Frontend`] and nothing else: no
+//! files, no MQTT, no HTTP.
 
+mod engine;
+pub mod event;
+mod measure;
+pub mod rt;
+mod runs;
 pub mod settings;
+pub mod stats;
+pub mod strategy;
+
+pub use engine::{Engine, EngineCounters, EngineOptions, SendError, EVENT_CAPACITY};
+pub use event::{Command, Contact, EngineState, Event, Outcome, RunId, RunKind, Sample};
+pub use settings::{RawSettings, Settings, Strategy};

@@ -1,0 +1,410 @@
+//! The acquisition engine: a dedicated thread that owns the [`Frontend`] and the run state.
+//!
+//! It takes [`Command`]s from a bounded channel (`try_recv` between samples and while waiting) and
+//! pushes [`Event`]s into a lock-free single-producer ring, never waiting on the consumer inside a
+//! quadrupole. The hardware is put in its safe state at start, after every run, on error, on
+//! shutdown and, through `Drop`, when the thread panics.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::event::{Command, EngineState, Event};
+use super::rt;
+use super::settings::Settings;
+use super::stats::Reading;
+use crate::clock::Clock;
+use crate::hardware::{Frontend, FrontendError};
+use crate::survey::Geometry;
+
+/// Capacity of the command channel.
+const COMMAND_CAPACITY: usize = 64;
+/// Capacity of the event ring.
+pub const EVENT_CAPACITY: usize = 8192;
+/// How long the idle engine waits for a command before beating its heart again.
+const IDLE_TICK: Duration = Duration::from_millis(100);
+/// The longest the engine waits, between two quadrupoles, for room in the event ring.
+const MAX_BACKPRESSURE: Duration = Duration::from_secs(30);
+
+/// Counters the engine keeps for the state of health; read from any thread.
+#[derive(Debug, Default)]
+pub struct EngineCounters {
+    /// Events that found the ring full.
+    pub dropped_events: AtomicU64,
+    /// Samples that missed their deadline or failed to read.
+    pub dropped_samples: AtomicU64,
+    /// Bus errors seen by the engine.
+    pub bus_errors: AtomicU64,
+    /// Quadrupoles measured since start.
+    pub quadrupoles: AtomicU64,
+    /// Times the engine waited between quadrupoles for the consumer to make room.
+    pub backpressure_waits: AtomicU64,
+    /// Increases while the engine thread is alive and responsive (watchdog).
+    pub heartbeat: AtomicU64,
+}
+
+/// Options of the engine thread.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// SCHED_FIFO priority of the acquisition thread (0: do not ask).
+    pub rt_priority: i32,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self { rt_priority: 50 }
+    }
+}
+
+/// Why the engine left a measurement early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stop {
+    Interrupt,
+    Shutdown,
+}
+
+/// Why a quadrupole or a run was abandoned.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Abort {
+    Stop(Stop),
+    Fault(FrontendError),
+}
+
+impl From<Stop> for Abort {
+    fn from(s: Stop) -> Self {
+        Self::Stop(s)
+    }
+}
+
+impl From<FrontendError> for Abort {
+    fn from(e: FrontendError) -> Self {
+        Self::Fault(e)
+    }
+}
+
+/// The engine as its owner sees it: send commands, read counters; dropping it stops the thread.
+pub struct Engine {
+    commands: SyncSender<Command>,
+    counters: Arc<EngineCounters>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// Why a command could not be handed to the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    #[error("the engine's command queue is full")]
+    Full,
+    #[error("the engine has stopped")]
+    Stopped,
+}
+
+impl Engine {
+    /// Starts the engine thread on `frontend`. Returns the engine and the consumer end of the
+    /// event ring.
+    pub fn spawn<F: Frontend + 'static>(
+        frontend: F,
+        clock: Clock,
+        geometry: Geometry,
+        settings: Settings,
+        options: EngineOptions,
+    ) -> std::io::Result<(Engine, rtrb::Consumer<Event>)> {
+        let (tx, rx) = mpsc::sync_channel(COMMAND_CAPACITY);
+        let (producer, consumer) = rtrb::RingBuffer::new(EVENT_CAPACITY);
+        let counters = Arc::new(EngineCounters::default());
+        let shared = Arc::clone(&counters);
+        let thread = std::thread::Builder::new()
+            .name("acquisition".into())
+            .spawn(move || {
+                let report = rt::setup_current_thread(options.rt_priority);
+                match &report.scheduling {
+                    Ok(p) => tracing::info!("acquisition thread runs SCHED_FIFO at priority {p}"),
+                    Err(why) => tracing::warn!("acquisition thread without real-time scheduling: {why}"),
+                }
+                if let Err(why) = &report.memory_locked {
+                    if options.rt_priority > 0 {
+                        tracing::warn!("memory not locked: {why}");
+                    }
+                }
+                let mut worker = Worker::new(frontend, clock, rx, producer, shared, settings, geometry);
+                worker.run();
+            })?;
+        Ok((
+            Engine {
+                commands: tx,
+                counters,
+                thread: Some(thread),
+            },
+            consumer,
+        ))
+    }
+
+    /// Hands a command to the engine without waiting.
+    pub fn try_send(&self, cmd: Command) -> Result<(), SendError> {
+        self.commands.try_send(cmd).map_err(|e| match e {
+            TrySendError::Full(_) => SendError::Full,
+            TrySendError::Disconnected(_) => SendError::Stopped,
+        })
+    }
+
+    /// A sender other threads can use.
+    pub fn sender(&self) -> SyncSender<Command> {
+        self.commands.clone()
+    }
+
+    pub fn counters(&self) -> &Arc<EngineCounters> {
+        &self.counters
+    }
+
+    /// Whether the engine thread is still running.
+    pub fn is_running(&self) -> bool {
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+
+    /// Stops the thread (hardware safe) and waits for it.
+    pub fn shutdown(mut self) {
+        self.stop_and_join();
+    }
+
+    fn stop_and_join(&mut self) {
+        let _ = self.commands.send(Command::Shutdown);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.stop_and_join();
+    }
+}
+
+/// Everything the acquisition thread owns.
+pub(crate) struct Worker<F: Frontend> {
+    pub(crate) fe: F,
+    pub(crate) clock: Clock,
+    commands: Receiver<Command>,
+    events: rtrb::Producer<Event>,
+    pub(crate) counters: Arc<EngineCounters>,
+    pub(crate) settings: Settings,
+    pub(crate) geometry: Arc<Geometry>,
+    /// Readings of the current quadrupole; sized before a run, never grown in the sample loop.
+    pub(crate) buf: Vec<Reading>,
+    /// Samples of the current quadrupole that missed their deadline or failed to read.
+    pub(crate) dropped_in_quad: u32,
+    paused: bool,
+    state: EngineState,
+}
+
+impl<F: Frontend> Worker<F> {
+    fn new(
+        fe: F,
+        clock: Clock,
+        commands: Receiver<Command>,
+        events: rtrb::Producer<Event>,
+        counters: Arc<EngineCounters>,
+        settings: Settings,
+        geometry: Geometry,
+    ) -> Self {
+        Self {
+            fe,
+            clock,
+            commands,
+            events,
+            counters,
+            settings,
+            geometry: Arc::new(geometry),
+            buf: Vec::new(),
+            dropped_in_quad: 0,
+            paused: false,
+            state: EngineState::Stopped,
+        }
+    }
+
+    fn run(&mut self) {
+        self.make_safe();
+        self.set_state(EngineState::Idle);
+        loop {
+            self.beat();
+            let cmd = match self.commands.recv_timeout(IDLE_TICK) {
+                Ok(cmd) => cmd,
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
+            let outcome = match cmd {
+                Command::Measure {
+                    run,
+                    quad,
+                    settings,
+                } => self.run_measure(run, quad, settings.map(|s| *s)),
+                Command::RunSequence {
+                    run,
+                    sequence,
+                    settings,
+                } => self.run_sequence(run, &sequence, settings.map(|s| *s)),
+                Command::RsCheck { run, pairs, vab } => self.run_rs_check(run, &pairs, vab),
+                Command::Interrupt | Command::ResetMux => {
+                    self.make_safe();
+                    Ok(())
+                }
+                Command::Pause | Command::Resume => Ok(()),
+                Command::UpdateSettings(s) => {
+                    self.settings = *s;
+                    Ok(())
+                }
+                Command::SetGeometry(g) => {
+                    self.geometry = g;
+                    Ok(())
+                }
+                Command::Shutdown => break,
+            };
+            if outcome == Err(Stop::Shutdown) {
+                break;
+            }
+            self.paused = false;
+            self.set_state(EngineState::Idle);
+        }
+    }
+
+    pub(crate) fn beat(&self) {
+        self.counters.heartbeat.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn set_state(&mut self, state: EngineState) {
+        if self.state != state {
+            self.state = state;
+            self.emit(Event::State(state));
+        }
+    }
+
+    /// Pushes an event without waiting; a full ring is counted.
+    pub(crate) fn emit(&mut self, event: Event) -> bool {
+        match self.events.push(event) {
+            Ok(()) => true,
+            Err(_) => {
+                self.counters.dropped_events.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+        }
+    }
+
+    /// Between quadrupoles: waits (bounded) until the ring has room for `slots` events, so that
+    /// no record is ever dropped because the consumer is momentarily slow.
+    pub(crate) fn reserve(&mut self, slots: usize) -> Result<(), Stop> {
+        let slots = slots.min(EVENT_CAPACITY);
+        if self.events.slots() >= slots {
+            return Ok(());
+        }
+        self.counters
+            .backpressure_waits
+            .fetch_add(1, Ordering::Relaxed);
+        let start = Instant::now();
+        while self.events.slots() < slots && start.elapsed() < MAX_BACKPRESSURE {
+            self.poll()?;
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Ok(())
+    }
+
+    /// Takes pending commands without waiting. Interrupt and shutdown stop the run; measuring
+    /// commands are refused as busy; settings are kept for the next run.
+    pub(crate) fn poll(&mut self) -> Result<(), Stop> {
+        loop {
+            match self.commands.try_recv() {
+                Ok(cmd) => self.during_run(cmd)?,
+                Err(TryRecvError::Empty) => return Ok(()),
+                Err(TryRecvError::Disconnected) => return Err(Stop::Shutdown),
+            }
+        }
+    }
+
+    fn during_run(&mut self, cmd: Command) -> Result<(), Stop> {
+        match cmd {
+            Command::Interrupt => return Err(Stop::Interrupt),
+            Command::Shutdown => return Err(Stop::Shutdown),
+            Command::Pause => self.paused = true,
+            Command::Resume => self.paused = false,
+            Command::Measure { run, .. }
+            | Command::RunSequence { run, .. }
+            | Command::RsCheck { run, .. } => {
+                self.emit(Event::Busy { refused: run });
+            }
+            Command::UpdateSettings(s) => self.settings = *s,
+            Command::SetGeometry(g) => self.geometry = g,
+            Command::ResetMux => {}
+        }
+        Ok(())
+    }
+
+    /// Waits until `deadline`, taking commands at least every millisecond (real clock).
+    pub(crate) fn wait_until(&mut self, deadline: Duration) -> Result<(), Stop> {
+        loop {
+            self.poll()?;
+            let now = self.clock.now();
+            if now >= deadline {
+                return Ok(());
+            }
+            let step = if self.clock.is_virtual() {
+                deadline
+            } else {
+                deadline.min(now + Duration::from_millis(1))
+            };
+            self.clock.sleep_until(step);
+        }
+    }
+
+    /// Between quadrupoles: holds while paused (hardware safe), answering commands.
+    pub(crate) fn hold_while_paused(&mut self) -> Result<(), Stop> {
+        self.poll()?;
+        if !self.paused {
+            return Ok(());
+        }
+        self.set_state(EngineState::Paused);
+        while self.paused {
+            self.beat();
+            match self.commands.recv_timeout(IDLE_TICK) {
+                Ok(cmd) => self.during_run(cmd)?,
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return Err(Stop::Shutdown),
+            }
+        }
+        self.set_state(EngineState::Running);
+        Ok(())
+    }
+
+    /// Injection off, relays open, supply off. Each step is tried even if another fails; if any
+    /// fails, a full reset follows.
+    pub(crate) fn make_safe(&mut self) {
+        use crate::hardware::Polarity;
+        let mut ok = true;
+        for _ in 0..3 {
+            if self.fe.set_polarity(Polarity::Off).is_ok() {
+                break;
+            }
+            ok = false;
+        }
+        let released = (0..3).any(|_| self.fe.release().is_ok());
+        let off = (0..3).any(|_| self.fe.set_power(false).is_ok());
+        if !(ok && released && off) {
+            if let Err(e) = self.fe.reset() {
+                self.emit(Event::Fault {
+                    run: None,
+                    quad: None,
+                    error: e,
+                });
+                self.set_state(EngineState::Fault);
+            }
+        }
+    }
+}
+
+impl<F: Frontend> Drop for Worker<F> {
+    fn drop(&mut self) {
+        // Runs on a normal exit and while unwinding from a panic alike.
+        let _ = self.fe.reset();
+        self.state = EngineState::Stopping;
+        self.set_state(EngineState::Stopped);
+    }
+}

@@ -1,0 +1,439 @@
+//! The measurement of one quadrupole (measurement.md): switch, choose Vab, square wave with
+//! stacks and duty cycle, sampling on absolute deadlines, statistics, release.
+//!
+//! Inside the sample loop nothing allocates and nothing but the Frontend is touched; commands
+//! are taken between samples, so an interrupt turns injection off within a sample period.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use super::engine::{Abort, Stop, Worker};
+use super::event::{Contact, Event, RunId, Sample};
+use super::settings::{Settings, Strategy};
+use super::stats::{self, Reading};
+use super::strategy::{self, Estimate};
+use crate::hardware::{Frontend, FrontendError, Polarity, Supply};
+use crate::survey::{Electrode, Measurement, Quadrupole, Quality};
+
+/// Samples taken after this fraction of a pulse enter the statistics (the last third is used).
+const USABLE_FROM: f64 = 2.0 / 3.0;
+/// Length of each test pulse of a Vab search [s].
+const TEST_PULSE_S: f64 = 0.1;
+/// Relative spread of R above which a record is flagged `high_std` [%].
+const HIGH_STD_PCT: f64 = 5.0;
+/// Currents below this are not a measurement, whatever `iab_min` says [mA].
+const CURRENT_FLOOR_MA: f64 = 1e-3;
+/// Supply voltage above which the 2024 board's discharge relay is used after a quadrupole [V].
+const DISCHARGE_ABOVE_V: f64 = 12.5;
+
+/// Readings a quadrupole can produce with `s` (buffer sizing, outside the sample loop).
+pub(crate) fn readings_needed(s: &Settings) -> usize {
+    let per = |d: f64| (d * s.sampling_rate).ceil() as usize + 2;
+    let train = usize::from(s.nb_stack) * 2 * (per(s.injection_duration) + per(s.off_time()));
+    train + 2 * per(TEST_PULSE_S.min(s.injection_duration))
+}
+
+/// What a sampling window of a pulse needs to know.
+struct Window {
+    quad: Quadrupole,
+    /// Start of the quadrupole, for sample times.
+    t0: Duration,
+    pulse: u16,
+    polarity: i8,
+    start: Duration,
+    duration: f64,
+    /// Readings from this instant enter the statistics (`None`: none do).
+    usable_from: Option<Duration>,
+}
+
+impl<F: Frontend> Worker<F> {
+    /// Measures one quadrupole. Hardware faults give a record flagged `fault`; an interrupt or a
+    /// shutdown returns `Err` at once, leaving the hardware to the caller's `make_safe`.
+    pub(crate) fn measure(
+        &mut self,
+        run: RunId,
+        quad: Quadrupole,
+        s: &Settings,
+    ) -> Result<Measurement, Stop> {
+        let t0 = self.clock.now();
+        let info_supply = self.fe.info().supply;
+        let mut m = Measurement {
+            quad,
+            time: self.clock.wall(),
+            injection_ms: s.injection_duration * 1000.0,
+            duty_cycle: s.duty_cycle,
+            n_stacks: s.nb_stack,
+            strategy: match info_supply {
+                Supply::Fixed { .. } => Strategy::Fixed,
+                Supply::Adjustable => s.strategy,
+            },
+            vab_v: 0.0,
+            vmn_mv: None,
+            vmn_std_pct: None,
+            iab_ma: None,
+            iab_std_pct: None,
+            r_ohm: None,
+            r_std_pct: None,
+            rab_kohm: None,
+            sp_mv: None,
+            k_m: self.geometry.k(&quad),
+            rhoa_ohmm: None,
+            samples: 0,
+            dropped_samples: 0,
+            battery_v: None,
+            quality: if self.fe.info().simulated {
+                Quality::SIMULATED
+            } else {
+                Quality::empty()
+            },
+            duration_s: 0.0,
+        };
+        self.buf.clear();
+        self.dropped_in_quad = 0;
+        let result = self.measure_inner(run, quad, s, t0, &mut m);
+        match result {
+            Ok(()) => {}
+            Err(Abort::Stop(stop)) => return Err(stop),
+            Err(Abort::Fault(error)) => {
+                if let FrontendError::Bus { .. } = error {
+                    self.counters.bus_errors.fetch_add(1, Ordering::Relaxed);
+                }
+                self.emit(Event::Fault {
+                    run: Some(run),
+                    quad: Some(quad),
+                    error,
+                });
+                self.make_safe();
+                m.quality.insert(Quality::FAULT);
+                m.samples = 0;
+                m.vmn_mv = None;
+                m.vmn_std_pct = None;
+                m.iab_ma = None;
+                m.iab_std_pct = None;
+                m.r_ohm = None;
+                m.r_std_pct = None;
+                m.rab_kohm = None;
+                m.sp_mv = None;
+                m.rhoa_ohmm = None;
+            }
+        }
+        m.battery_v = self.fe.health().battery_v;
+        m.duration_s = (self.clock.now() - t0).as_secs_f64();
+        self.counters.quadrupoles.fetch_add(1, Ordering::Relaxed);
+        Ok(m)
+    }
+
+    fn measure_inner(
+        &mut self,
+        run: RunId,
+        quad: Quadrupole,
+        s: &Settings,
+        t0: Duration,
+        m: &mut Measurement,
+    ) -> Result<(), Abort> {
+        let timings = self.fe.info().timings;
+        self.fe.check_quad(quad)?;
+        self.fe.switch(quad)?;
+        self.wait_until(t0 + timings.mux_activation)?;
+
+        let choice = self.choose_vab(run, quad, s, t0)?;
+        m.vab_v = choice.vab_v;
+        if choice.limited {
+            m.quality.insert(Quality::CURRENT_LIMITED);
+        }
+
+        self.buf.clear();
+        let off = s.off_time();
+        for stack in 0..s.nb_stack {
+            for (k, polarity) in [(0u16, Polarity::Positive), (1, Polarity::Negative)] {
+                let pulse = stack * 2 + k;
+                self.pulse(run, quad, t0, pulse, polarity, s.injection_duration, off, s)?;
+            }
+        }
+        self.fe.release()?;
+        let released = self.clock.now();
+        self.wait_until(released + timings.mux_release)?;
+        if self.fe.info().can_discharge && m.vab_v > DISCHARGE_ABOVE_V {
+            self.fe.set_discharge(true)?;
+            let start = self.clock.now();
+            self.wait_until(start + timings.discharge)?;
+            self.fe.set_discharge(false)?;
+        }
+        self.finish(s, m);
+        Ok(())
+    }
+
+    /// One pulse of `polarity` followed by its off time, sampled throughout.
+    #[allow(clippy::too_many_arguments)]
+    fn pulse(
+        &mut self,
+        run: RunId,
+        quad: Quadrupole,
+        t0: Duration,
+        pulse: u16,
+        polarity: Polarity,
+        on: f64,
+        off: f64,
+        s: &Settings,
+    ) -> Result<(), Abort> {
+        let activation = self.fe.info().timings.polarity_activation;
+        self.fe.set_polarity(polarity)?;
+        let start = self.clock.now() + activation;
+        self.wait_until(start)?;
+        self.sample_window(
+            run,
+            s,
+            Window {
+                quad,
+                t0,
+                pulse,
+                polarity: polarity.sign(),
+                start,
+                duration: on,
+                usable_from: Some(start + Duration::from_secs_f64(on * USABLE_FROM)),
+            },
+        )?;
+        self.fe.set_polarity(Polarity::Off)?;
+        if off > 0.0 {
+            let start = self.clock.now();
+            self.sample_window(
+                run,
+                s,
+                Window {
+                    quad,
+                    t0,
+                    pulse,
+                    polarity: 0,
+                    start,
+                    duration: off,
+                    usable_from: None,
+                },
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Samples at `s.sampling_rate` on absolute deadlines from `w.start` for `w.duration`, then
+    /// waits for the end of the window. No allocation: readings go into the pre-sized buffer.
+    fn sample_window(&mut self, run: RunId, s: &Settings, w: Window) -> Result<(), Abort> {
+        let dt = Duration::from_secs_f64(1.0 / s.sampling_rate);
+        let end = w.start + Duration::from_secs_f64(w.duration);
+        let n = ((w.duration * s.sampling_rate).round() as u32).max(1);
+        let mut failures = 0u32;
+        for i in 0..n {
+            let deadline = w.start + dt * i;
+            self.wait_until(deadline)?;
+            let now = self.clock.now();
+            let late = now - deadline;
+            if late > dt || self.buf.len() == self.buf.capacity() {
+                self.dropped_in_quad += 1;
+                self.counters.dropped_samples.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            let raw = match self.fe.read_sample() {
+                Ok(raw) => raw,
+                Err(e @ FrontendError::Bus { .. }) => {
+                    self.counters.bus_errors.fetch_add(1, Ordering::Relaxed);
+                    self.counters.dropped_samples.fetch_add(1, Ordering::Relaxed);
+                    self.dropped_in_quad += 1;
+                    failures += 1;
+                    // A few lost readings are tolerated; a failing converter spoils the quadrupole.
+                    if failures > 3 + n / 10 {
+                        return Err(Abort::Fault(e));
+                    }
+                    continue;
+                }
+                Err(e) => return Err(Abort::Fault(e)),
+            };
+            self.buf.push(Reading {
+                pulse: w.pulse,
+                polarity: w.polarity,
+                usable: w.usable_from.is_some_and(|from| now >= from),
+                saturated: raw.saturated,
+                iab_ma: raw.iab_ma,
+                vmn_mv: raw.vmn_mv,
+            });
+            if s.full_waveform {
+                self.emit(Event::Sample {
+                    run,
+                    sample: Sample {
+                        quad: w.quad,
+                        t_s: (now - w.t0).as_secs_f64(),
+                        pulse: w.pulse,
+                        polarity: w.polarity,
+                        iab_ma: raw.iab_ma,
+                        vmn_mv: raw.vmn_mv,
+                        late_us: late.as_secs_f64() as f32 * 1e6,
+                    },
+                });
+            }
+        }
+        self.wait_until(end)?;
+        Ok(())
+    }
+
+    /// Sets Vab: the battery's voltage, `vab_req` for the fixed strategy, or the result of a
+    /// search with one pair of short test pulses.
+    fn choose_vab(
+        &mut self,
+        run: RunId,
+        quad: Quadrupole,
+        s: &Settings,
+        t0: Duration,
+    ) -> Result<strategy::Choice, Abort> {
+        let info = self.fe.info().clone();
+        if let Supply::Fixed { voltage_v } = info.supply {
+            let v = self.fe.set_vab(voltage_v)?;
+            return Ok(strategy::Choice {
+                vab_v: v,
+                limited: false,
+            });
+        }
+        let first = strategy::choose(s, &info.limits, None);
+        let mut vab = self.set_vab_settled(first.vab_v)?;
+        if s.strategy == Strategy::Fixed {
+            return Ok(strategy::Choice {
+                vab_v: vab,
+                limited: first.limited,
+            });
+        }
+        let test = TEST_PULSE_S.min(s.injection_duration);
+        self.buf.clear();
+        for (k, polarity) in [(0u16, Polarity::Positive), (1, Polarity::Negative)] {
+            self.pulse(run, quad, t0, k, polarity, test, 0.0, s)?;
+        }
+        let st = stats::compute(&self.buf);
+        let estimate = match (st.iab_ma, st.r_ohm) {
+            (Some(i), Some(r)) if i > CURRENT_FLOOR_MA => Estimate {
+                rab_kohm: vab / i,
+                r_ohm: r,
+            },
+            _ => Estimate {
+                rab_kohm: f64::INFINITY,
+                r_ohm: 0.0,
+            },
+        };
+        let choice = strategy::choose(s, &info.limits, Some(&estimate));
+        if (choice.vab_v - vab).abs() > 0.01 {
+            vab = self.set_vab_settled(choice.vab_v)?;
+        }
+        Ok(strategy::Choice {
+            vab_v: vab,
+            limited: choice.limited,
+        })
+    }
+
+    fn set_vab_settled(&mut self, volts: f64) -> Result<f64, Abort> {
+        let settle = self.fe.info().timings.supply_settle;
+        let v = self.fe.set_vab(volts)?;
+        let now = self.clock.now();
+        self.wait_until(now + settle)?;
+        Ok(v)
+    }
+
+    /// Statistics, geometric factor and quality flags from the buffered readings.
+    fn finish(&self, s: &Settings, m: &mut Measurement) {
+        let st = stats::compute(&self.buf);
+        m.sp_mv = st.sp_mv;
+        m.vmn_mv = st.vmn_mv;
+        m.vmn_std_pct = st.vmn_std_pct;
+        m.iab_ma = st.iab_ma;
+        m.iab_std_pct = st.iab_std_pct;
+        m.samples = st.samples;
+        let usable_current = st.iab_ma.is_some_and(|i| i > CURRENT_FLOOR_MA);
+        m.r_ohm = st.r_ohm.filter(|_| usable_current);
+        m.r_std_pct = st.r_std_pct.filter(|_| usable_current);
+        m.rab_kohm = st.iab_ma.filter(|_| usable_current).map(|i| m.vab_v / i);
+        m.rhoa_ohmm = match (m.k_m, m.r_ohm) {
+            (Some(k), Some(r)) => Some(k * r),
+            _ => None,
+        };
+        m.dropped_samples = self.dropped_in_quad;
+        let q = &mut m.quality;
+        if m.dropped_samples > 0 {
+            q.insert(Quality::DROPPED_SAMPLES);
+        }
+        if st.saturated {
+            q.insert(Quality::SATURATED);
+        }
+        if st.samples < 2 {
+            q.insert(Quality::INSUFFICIENT_SAMPLES);
+        }
+        if st.iab_ma.is_none_or(|i| i < s.iab_min.max(CURRENT_FLOOR_MA)) {
+            q.insert(Quality::LOW_CURRENT);
+        }
+        if st.vmn_mv.is_none_or(|v| v.abs() < s.vmn_min) {
+            q.insert(Quality::LOW_VMN);
+        }
+        if m.r_std_pct.is_some_and(|p| p > HIGH_STD_PCT) {
+            q.insert(Quality::HIGH_STD);
+        }
+    }
+
+    /// Contact resistance of one pair: a short + pulse at `vab`.
+    pub(crate) fn measure_contact(
+        &mut self,
+        run: RunId,
+        a: Electrode,
+        b: Electrode,
+        vab: f64,
+        s: &Settings,
+    ) -> Result<Contact, Stop> {
+        let mut quality = if self.fe.info().simulated {
+            Quality::SIMULATED
+        } else {
+            Quality::empty()
+        };
+        let pseudo = Quadrupole::new(a, b, 0, 0);
+        let t0 = self.clock.now();
+        self.buf.clear();
+        let mut vab_v = 0.0;
+        let result: Result<(), Abort> = (|| {
+            let timings = self.fe.info().timings;
+            self.fe.switch_pair(a, b)?;
+            self.wait_until(t0 + timings.mux_activation)?;
+            vab_v = match self.fe.info().supply {
+                Supply::Fixed { voltage_v } => self.fe.set_vab(voltage_v)?,
+                Supply::Adjustable => self.set_vab_settled(vab)?,
+            };
+            let test = TEST_PULSE_S.min(s.injection_duration);
+            self.pulse(run, pseudo, t0, 0, Polarity::Positive, test, 0.0, s)?;
+            self.fe.release()?;
+            let now = self.clock.now();
+            self.wait_until(now + timings.mux_release)?;
+            Ok(())
+        })();
+        match result {
+            Ok(()) => {}
+            Err(Abort::Stop(stop)) => return Err(stop),
+            Err(Abort::Fault(error)) => {
+                self.emit(Event::Fault {
+                    run: Some(run),
+                    quad: None,
+                    error,
+                });
+                self.make_safe();
+                quality.insert(Quality::FAULT);
+                self.buf.clear();
+            }
+        }
+        let usable = self.buf.iter().filter(|r| r.usable).map(|r| r.iab_ma);
+        let (sum, count) = usable.fold((0.0, 0u32), |(s, c), i| (s + i, c + 1));
+        let iab_ma = (count > 0).then(|| sum / f64::from(count));
+        let r_shunt_kohm = self.fe.info().r_shunt_ohm / 1000.0;
+        let rs_kohm = iab_ma
+            .filter(|i| *i > CURRENT_FLOOR_MA)
+            .map(|i| vab_v / i - r_shunt_kohm);
+        if rs_kohm.is_none() {
+            quality.insert(Quality::LOW_CURRENT);
+        }
+        Ok(Contact {
+            a,
+            b,
+            rs_kohm,
+            vab_v,
+            iab_ma,
+            quality,
+        })
+    }
+}
