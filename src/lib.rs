@@ -12,5 +12,8 @@ pub mod acquisition;
 pub mod clock;
 pub mod config;
 pub mod hardware;
+pub mod instrument;
+pub mod pump;
+pub mod storage;
 pub mod survey;
 pub mod timestamp;

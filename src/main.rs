@@ -1,1 +1,192 @@
-fn main() {}
+//! `ohmpi`: the command line of the OhmPi controller. Wiring only: parse, load the
+//! configuration, call the library, report errors readably.
+
+mod cli;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use ohmpi::config::Config;
+use ohmpi::survey::Quadrupole;
+
+#[derive(Parser)]
+#[command(
+    name = "ohmpi",
+    version,
+    about = "Controller for the OhmPi resistivity meter"
+)]
+struct Cli {
+    /// Configuration file (default: ./ohmpi.toml, then /etc/ohmpi/ohmpi.toml, else built-in
+    /// defaults on the simulator).
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Override a configuration key, e.g. --set sim.rho=100 (repeatable).
+    #[arg(long = "set", global = true, value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Log level (error, warn, info, debug, trace).
+    #[arg(long, global = true, default_value = "info")]
+    log_level: String,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run one survey of a sequence; the last line on stdout is the survey CSV path.
+    Survey {
+        /// Sequence file (OhmPi "A B M N" lines, or CSV with header a,b,m,n).
+        #[arg(long)]
+        sequence: Option<PathBuf>,
+    },
+    /// Measure one quadrupole and print its record as JSON.
+    Measure { a: u16, b: u16, m: u16, n: u16 },
+    /// Contact resistance of every pair of neighbouring electrodes.
+    RsCheck {
+        /// Injection voltage [V] (a battery supply injects its own voltage).
+        #[arg(long, default_value_t = 5.0)]
+        vab: f64,
+    },
+    /// Generate or check sequences.
+    Sequence {
+        #[command(subcommand)]
+        command: SeqCmd,
+    },
+    /// Export a survey file for inversion software.
+    Export {
+        /// Survey file (measurements_<time>.csv).
+        survey: PathBuf,
+        #[arg(long, value_enum)]
+        format: cli::export::Format,
+        /// Output file (default: beside the survey).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Electrode spacing [m] for the pyGIMLi positions (default: the configuration's).
+        #[arg(long)]
+        elec_spacing: Option<f64>,
+    },
+}
+
+#[derive(Subcommand)]
+enum SeqCmd {
+    /// Generate a sequence (parameters are maxima, generated from 1 up).
+    Generate {
+        #[arg(long)]
+        nelec: u16,
+        /// wenner, dpdp, schlum or multigrad.
+        #[arg(long)]
+        array: String,
+        /// Dipole spacing, in electrodes.
+        #[arg(long)]
+        a: Option<u16>,
+        /// Level.
+        #[arg(long)]
+        n: Option<u16>,
+        /// Gradient factor (multigrad).
+        #[arg(long)]
+        s: Option<u16>,
+        /// Add the reciprocal (M N A B) of every quadrupole.
+        #[arg(long)]
+        reciprocal: bool,
+        /// Output file (default: stdout).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Check a sequence file (against --nelec, or the configured system's cabling).
+    Check {
+        file: PathBuf,
+        #[arg(long)]
+        nelec: Option<u16>,
+    },
+}
+
+fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let config = || Config::load(cli.config.as_deref(), &cli.set);
+    match cli.command {
+        Cmd::Survey { sequence } => {
+            let path = cli::measure::survey(config()?, sequence.as_deref())?;
+            println!("{}", path.display());
+        }
+        Cmd::Measure { a, b, m, n } => {
+            println!(
+                "{}",
+                cli::measure::measure(config()?, Quadrupole::new(a, b, m, n))?
+            );
+        }
+        Cmd::RsCheck { vab } => {
+            let path = cli::measure::rs_check(config()?, vab)?;
+            println!("{}", path.display());
+        }
+        Cmd::Sequence { command } => match command {
+            SeqCmd::Generate {
+                nelec,
+                array,
+                a,
+                n,
+                s,
+                reciprocal,
+                output,
+            } => {
+                let args = cli::sequence::GenerateArgs {
+                    nelec,
+                    array: &array,
+                    a,
+                    n,
+                    s,
+                    reciprocal,
+                };
+                let (text, count) = cli::sequence::generate_text(&args)?;
+                match output {
+                    Some(path) => {
+                        std::fs::write(&path, text)
+                            .with_context(|| format!("cannot write {}", path.display()))?;
+                        eprintln!("{count} quadrupoles written to {}", path.display());
+                    }
+                    None => print!("{text}"),
+                }
+            }
+            SeqCmd::Check { file, nelec } => {
+                println!("{}", cli::sequence::check(&config()?, &file, nelec)?);
+            }
+        },
+        Cmd::Export {
+            survey,
+            format,
+            output,
+            elec_spacing,
+        } => {
+            let (path, rows, skipped) =
+                cli::export::export(&config()?, &survey, format, output, elec_spacing)?;
+            if skipped > 0 {
+                eprintln!("{skipped} rows without a resistance were left out");
+            }
+            eprintln!("{rows} rows exported");
+            println!("{}", path.display());
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.log_level);
+    cli::signals::install();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -21,7 +21,7 @@ fn run(sim: SimConfig, settings: Settings, seq: Vec<Quadrupole>) -> (Vec<Measure
         ClockKind::Virtual => Clock::virtual_clock(),
         ClockKind::Real => Clock::real(),
     };
-    let geom = Geometry::line(preset.nelec(), 1.0);
+    let geom = Geometry::line(preset.nelec(), 1.0).unwrap();
     let fe = SimFrontend::new(&preset, geom.clone(), sim, clock.clone());
     let opts = EngineOptions { rt_priority: 0 };
     let (engine, mut events) = Engine::spawn(fe, clock, geom, settings, opts).unwrap();

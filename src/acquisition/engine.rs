@@ -120,14 +120,17 @@ impl Engine {
                 let report = rt::setup_current_thread(options.rt_priority);
                 match &report.scheduling {
                     Ok(p) => tracing::info!("acquisition thread runs SCHED_FIFO at priority {p}"),
-                    Err(why) => tracing::warn!("acquisition thread without real-time scheduling: {why}"),
+                    Err(why) => {
+                        tracing::warn!("acquisition thread without real-time scheduling: {why}")
+                    }
                 }
                 if let Err(why) = &report.memory_locked {
                     if options.rt_priority > 0 {
                         tracing::warn!("memory not locked: {why}");
                     }
                 }
-                let mut worker = Worker::new(frontend, clock, rx, producer, shared, settings, geometry);
+                let mut worker =
+                    Worker::new(frontend, clock, rx, producer, shared, settings, geometry);
                 worker.run();
             })?;
         Ok((

@@ -227,14 +227,18 @@ impl<F: Frontend> Worker<F> {
             let late = now - deadline;
             if late > dt || self.buf.len() == self.buf.capacity() {
                 self.dropped_in_quad += 1;
-                self.counters.dropped_samples.fetch_add(1, Ordering::Relaxed);
+                self.counters
+                    .dropped_samples
+                    .fetch_add(1, Ordering::Relaxed);
                 continue;
             }
             let raw = match self.fe.read_sample() {
                 Ok(raw) => raw,
                 Err(e @ FrontendError::Bus { .. }) => {
                     self.counters.bus_errors.fetch_add(1, Ordering::Relaxed);
-                    self.counters.dropped_samples.fetch_add(1, Ordering::Relaxed);
+                    self.counters
+                        .dropped_samples
+                        .fetch_add(1, Ordering::Relaxed);
                     self.dropped_in_quad += 1;
                     failures += 1;
                     // A few lost readings are tolerated; a failing converter spoils the quadrupole.
@@ -359,7 +363,10 @@ impl<F: Frontend> Worker<F> {
         if st.samples < 2 {
             q.insert(Quality::INSUFFICIENT_SAMPLES);
         }
-        if st.iab_ma.is_none_or(|i| i < s.iab_min.max(CURRENT_FLOOR_MA)) {
+        if st
+            .iab_ma
+            .is_none_or(|i| i < s.iab_min.max(CURRENT_FLOOR_MA))
+        {
             q.insert(Quality::LOW_CURRENT);
         }
         if st.vmn_mv.is_none_or(|v| v.abs() < s.vmn_min) {

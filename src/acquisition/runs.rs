@@ -17,7 +17,14 @@ const EVENTS_PER_QUAD: usize = 8;
 
 impl<F: Frontend> Worker<F> {
     /// Prepares a run: buffer sized for `s`, state, supply powered.
-    fn start_run(&mut self, run: RunId, kind: RunKind, total: u32, surveys: u32, s: &Settings) -> Result<bool, Stop> {
+    fn start_run(
+        &mut self,
+        run: RunId,
+        kind: RunKind,
+        total: u32,
+        surveys: u32,
+        s: &Settings,
+    ) -> Result<bool, Stop> {
         let needed = readings_needed(s);
         if self.buf.capacity() < needed {
             self.buf.reserve_exact(needed - self.buf.len());
@@ -67,12 +74,14 @@ impl<F: Frontend> Worker<F> {
         settings: Option<Settings>,
     ) -> Result<(), Stop> {
         let s = settings.unwrap_or_else(|| self.settings.clone());
-        let result = self.start_run(run, RunKind::Measure, 1, 1, &s).and_then(|powered| {
-            if !powered {
-                return Ok(None);
-            }
-            self.measure(run, quad, &s).map(Some)
-        });
+        let result = self
+            .start_run(run, RunKind::Measure, 1, 1, &s)
+            .and_then(|powered| {
+                if !powered {
+                    return Ok(None);
+                }
+                self.measure(run, quad, &s).map(Some)
+            });
         match result {
             Ok(Some(m)) => {
                 self.emit(Event::Record {
@@ -142,9 +151,10 @@ impl<F: Frontend> Worker<F> {
             self.emit(Event::SurveyStarted { run, index, time });
             let mut faults = 0u32;
             for (done, quad) in sequence.iter().enumerate() {
-                if let Err(stop) = self.hold_while_paused().and_then(|()| {
-                    self.reserve(EVENTS_PER_QUAD + samples_per_quad)
-                }) {
+                if let Err(stop) = self
+                    .hold_while_paused()
+                    .and_then(|()| self.reserve(EVENTS_PER_QUAD + samples_per_quad))
+                {
                     self.emit(Event::SurveyEnded {
                         run,
                         index,
@@ -176,8 +186,8 @@ impl<F: Frontend> Worker<F> {
                 });
                 *records += 1;
                 let done = done as u32 + 1;
-                let remaining_quads = f64::from(total - done)
-                    + f64::from(total) * f64::from(s.nb_meas - index - 1);
+                let remaining_quads =
+                    f64::from(total - done) + f64::from(total) * f64::from(s.nb_meas - index - 1);
                 self.emit(Event::Progress {
                     run,
                     done,

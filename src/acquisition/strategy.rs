@@ -162,9 +162,17 @@ mod tests {
             rab_kohm: f64::INFINITY,
             r_ohm: 0.0,
         };
-        for s in [Strategy::Safe, Strategy::Vmax, Strategy::Vmin, Strategy::Flex] {
+        for s in [
+            Strategy::Safe,
+            Strategy::Vmax,
+            Strategy::Vmin,
+            Strategy::Flex,
+        ] {
             let c = choose(&settings(s), &limits(), Some(&est));
-            assert!(c.vab_v.is_finite() && c.vab_v >= 0.5 && c.vab_v <= 50.0, "{s:?} {c:?}");
+            assert!(
+                c.vab_v.is_finite() && c.vab_v >= 0.5 && c.vab_v <= 50.0,
+                "{s:?} {c:?}"
+            );
         }
     }
 }

@@ -1,5 +1,117 @@
-//! Configuration: TOML read in two stages, raw (close to the file) then validated.
+//! Configuration: a TOML file read in two stages, raw (close to the file, unknown keys refused)
+//! then validated (errors name the field and the allowed values).
+//!
+//! Search order: `--config PATH`, `./ohmpi.toml`, `/etc/ohmpi/ohmpi.toml`; with no file at all,
+//! defaults that run on the simulator. `--set key=value` overrides any key.
 
 mod error;
+mod overrides;
+mod raw;
+mod validate;
+
+use std::path::{Path, PathBuf};
 
 pub use error::{ConfigError, FieldError};
+pub use validate::running_on_raspberry_pi;
+
+use crate::acquisition::Settings;
+use crate::hardware::sim::SimConfig;
+
+/// Where configuration files are looked for when no `--config` is given.
+pub const SEARCH_PATH: [&str; 2] = ["ohmpi.toml", "/etc/ohmpi/ohmpi.toml"];
+
+/// `[instrument]`
+#[derive(Debug, Clone, PartialEq)]
+pub struct Instrument {
+    pub id: String,
+    pub data_dir: PathBuf,
+}
+
+/// `[hardware]`
+#[derive(Debug, Clone, PartialEq)]
+pub struct HardwareConfig {
+    /// System preset name (file stem) or path.
+    pub system: String,
+    /// Run the preset on the simulator instead of the boards.
+    pub simulate: bool,
+    /// Folders searched for presets before the built-in ones.
+    pub presets_dirs: Vec<PathBuf>,
+}
+
+/// Where the electrodes are.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ElectrodeLayout {
+    /// A straight surface line, electrode 1 at x = 0.
+    Line { spacing: f64 },
+    /// A positions file (x y z per electrode).
+    File(PathBuf),
+}
+
+/// `[acquisition]`
+#[derive(Debug, Clone, PartialEq)]
+pub struct AcquisitionConfig {
+    pub settings: Settings,
+    pub layout: ElectrodeLayout,
+    /// Default sequence file for surveys.
+    pub sequence: Option<PathBuf>,
+    /// SCHED_FIFO priority of the acquisition thread (0: none).
+    pub rt_priority: i32,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The file it came from (`None`: defaults).
+    pub source: Option<PathBuf>,
+    pub instrument: Instrument,
+    pub hardware: HardwareConfig,
+    pub acquisition: AcquisitionConfig,
+    pub sim: SimConfig,
+}
+
+impl Config {
+    /// Finds, reads, overrides and validates the configuration.
+    pub fn load(explicit: Option<&Path>, overrides: &[String]) -> Result<Config, ConfigError> {
+        let path = match explicit {
+            Some(p) => Some(p.to_path_buf()),
+            None => SEARCH_PATH.iter().map(PathBuf::from).find(|p| p.is_file()),
+        };
+        let text = match &path {
+            Some(p) => std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                path: p.clone(),
+                source,
+            })?,
+            None => String::new(),
+        };
+        Self::from_text(&text, path, overrides)
+    }
+
+    /// Parses a configuration text (`path` names it in errors).
+    pub fn from_text(
+        text: &str,
+        path: Option<PathBuf>,
+        overrides: &[String],
+    ) -> Result<Config, ConfigError> {
+        let origin = path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "default configuration".into());
+        let mut doc: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            path: path.clone().unwrap_or_default(),
+            message: e.to_string(),
+        })?;
+        for arg in overrides {
+            overrides::apply(&mut doc, arg)?;
+        }
+        let raw: raw::RawConfig =
+            doc.try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Shape {
+                    origin: origin.clone(),
+                    message: e.message().to_string(),
+                })?;
+        validate::validate(&raw, path).map_err(|error| ConfigError::Invalid { origin, error })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -147,7 +147,11 @@ pub struct Preset {
 }
 
 fn available() -> String {
-    BUILTIN.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+    BUILTIN
+        .iter()
+        .map(|(n, _)| *n)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Preset {
@@ -208,7 +212,9 @@ impl Preset {
                 ));
             }
             if m.roles.is_empty() {
-                return Err(format!("mux[{i}].roles must name at least one of A, B, M, N"));
+                return Err(format!(
+                    "mux[{i}].roles must name at least one of A, B, M, N"
+                ));
             }
         }
         if self.power.model == PowerModel::Battery && self.power.voltage_v.is_none() {
@@ -351,7 +357,9 @@ mod tests {
 
     #[test]
     fn invalid_preset_names_the_problem() {
-        let text = BUILTIN[0].1.replace("electrodes = [1, 8]", "electrodes = [8, 1]");
+        let text = BUILTIN[0]
+            .1
+            .replace("electrodes = [1, 8]", "electrodes = [8, 1]");
         let e = Preset::parse("x", &text, "x.toml").unwrap_err().to_string();
         assert!(e.contains("mux[0].electrodes"), "{e}");
     }

@@ -18,8 +18,14 @@ const SERIES_MAX_TERMS: usize = 200_000;
 /// A model of the ground.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Ground {
-    Homogeneous { rho: f64 },
-    TwoLayer { rho1: f64, rho2: f64, thickness: f64 },
+    Homogeneous {
+        rho: f64,
+    },
+    TwoLayer {
+        rho1: f64,
+        rho2: f64,
+        thickness: f64,
+    },
 }
 
 type Position = [f64; 3];
@@ -135,6 +141,9 @@ mod tests {
         let r = g.transfer_resistance(at(-10.0), at(10.0), at(-0.5), at(0.5));
         let k = geometric_factor(at(-10.0), at(10.0), at(-0.5), at(0.5)).unwrap();
         let rhoa = k * r;
-        assert!((rhoa - 13.077_523_74).abs() / 13.077_523_74 < 1e-6, "{rhoa}");
+        assert!(
+            (rhoa - 13.077_523_74).abs() / 13.077_523_74 < 1e-6,
+            "{rhoa}"
+        );
     }
 }

@@ -19,9 +19,7 @@ pub use ground::Ground;
 pub use probe::{SimAction, SimProbe};
 use rng::Rng;
 
-use super::frontend::{
-    Frontend, FrontendError, FrontendInfo, Health, Polarity, RawSample, Supply,
-};
+use super::frontend::{Frontend, FrontendError, FrontendInfo, Health, Polarity, RawSample, Supply};
 use super::preset::{BoardModel, Preset};
 use crate::clock::Clock;
 use crate::survey::{Electrode, Geometry, Quadrupole};
@@ -117,7 +115,8 @@ impl SimFrontend {
             (Some(pa), Some(pb)) => ground.resistance_between(pa, pb),
             _ => ground.near_surface_rho(),
         };
-        let circuit_ohm = self.info.r_shunt_ohm + self.cfg.contact_of(a) + self.cfg.contact_of(b) + rg;
+        let circuit_ohm =
+            self.info.r_shunt_ohm + self.cfg.contact_of(a) + self.cfg.contact_of(b) + rg;
         let (transfer_ohm, loading) = match mn {
             Some((m, n)) => {
                 let r = ground.transfer_resistance(pa, pb, self.position(m), self.position(n));
@@ -139,7 +138,8 @@ impl SimFrontend {
     fn flowing(&self, t: Duration) -> f64 {
         let timings = &self.info.timings;
         let since = t.saturating_sub(self.polarity_since);
-        let previous_still = self.previous_polarity != Polarity::Off && since < timings.polarity_release;
+        let previous_still =
+            self.previous_polarity != Polarity::Off && since < timings.polarity_release;
         let sign = if self.polarity != Polarity::Off && since >= timings.polarity_activation {
             self.polarity.sign()
         } else if previous_still {
@@ -254,7 +254,11 @@ impl Frontend for SimFrontend {
 
     fn set_vab(&mut self, volts: f64) -> Result<f64, FrontendError> {
         match self.info.supply {
-            Supply::Fixed { voltage_v } => Ok(if self.cfg.supply_fault { 0.0 } else { voltage_v }),
+            Supply::Fixed { voltage_v } => Ok(if self.cfg.supply_fault {
+                0.0
+            } else {
+                voltage_v
+            }),
             Supply::Adjustable => {
                 if self.cfg.supply_fault {
                     return Err(FrontendError::SupplyNotAnswering);
@@ -298,7 +302,11 @@ impl Frontend for SimFrontend {
         let closed = self
             .closed
             .filter(|c| t >= c.since + self.info.timings.mux_activation);
-        let sign = if closed.is_some() { self.flowing(t) } else { 0.0 };
+        let sign = if closed.is_some() {
+            self.flowing(t)
+        } else {
+            0.0
+        };
         let (mut iab_ma, transfer, loading) = match closed {
             Some(c) if sign != 0.0 => (
                 1000.0 * self.supply_voltage() / c.circuit_ohm,

@@ -1,0 +1,7 @@
+//! The command-line commands; `main.rs` parses and dispatches.
+
+pub mod export;
+pub mod measure;
+pub mod progress;
+pub mod sequence;
+pub mod signals;

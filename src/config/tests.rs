@@ -1,0 +1,94 @@
+use super::*;
+use crate::acquisition::Strategy;
+use crate::hardware::sim::{ClockKind, Ground};
+
+fn load(text: &str, sets: &[&str]) -> Result<Config, ConfigError> {
+    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    Config::from_text(text, Some("test.toml".into()), &sets)
+}
+
+#[test]
+fn defaults_run_on_the_simulator() {
+    let c = load("", &[]).unwrap();
+    assert_eq!(c.instrument.id, "0001");
+    assert_eq!(c.instrument.data_dir, PathBuf::from("data"));
+    assert_eq!(c.hardware.system, crate::hardware::DEFAULT_SYSTEM);
+    assert_eq!(c.acquisition.layout, ElectrodeLayout::Line { spacing: 1.0 });
+    assert_eq!(c.sim.ground, Ground::Homogeneous { rho: 100.0 });
+}
+
+#[test]
+fn file_values_and_overrides() {
+    let text = r#"
+[instrument]
+id = "field-7"
+[acquisition]
+n_stacks = 3
+strategy = "vmax"
+elec_spacing = 0.5
+[sim]
+model = "two_layer"
+rho = 50
+rho2 = 200
+thickness = 5
+contact_ohm = { default = 800, 5 = 20000 }
+clock = "virtual"
+"#;
+    let c = load(text, &["sim.rho=60", "acquisition.injection_duration=0.5"]).unwrap();
+    assert_eq!(c.instrument.id, "field-7");
+    assert_eq!(c.acquisition.settings.nb_stack, 3);
+    assert_eq!(c.acquisition.settings.strategy, Strategy::Vmax);
+    assert_eq!(c.acquisition.settings.injection_duration, 0.5);
+    assert_eq!(c.acquisition.layout, ElectrodeLayout::Line { spacing: 0.5 });
+    assert_eq!(
+        c.sim.ground,
+        Ground::TwoLayer {
+            rho1: 60.0,
+            rho2: 200.0,
+            thickness: 5.0
+        }
+    );
+    assert_eq!(c.sim.contact_of(5), 20000.0);
+    assert_eq!(c.sim.contact_of(6), 800.0);
+    assert_eq!(c.sim.clock, ClockKind::Virtual);
+}
+
+#[test]
+fn errors_name_the_field_and_the_range() {
+    let cases: [(&str, &[&str], &str); 9] = [
+        (
+            "[acquisition]\nduty_cycle = 2",
+            &[],
+            "acquisition.duty_cycle",
+        ),
+        ("[acquisition]\nsampling_rate = 1000", &[], "860"),
+        (
+            "[acquisition]\nstrategy = \"best\"",
+            &[],
+            "fixed, safe, vmax, vmin, flex",
+        ),
+        ("[acquisition]\nnb_stak = 2", &[], "nb_stak"),
+        ("[sim]\nrho = -5", &[], "sim.rho"),
+        ("[sim]\nhum_hz = 55", &[], "sim.hum_hz"),
+        ("[sim]\nmodel = \"three_layer\"", &[], "two_layer"),
+        ("[instrument]\nid = \"a/b\"", &[], "instrument.id"),
+        ("", &["sim.i2c_error_rate=2"], "sim.i2c_error_rate"),
+    ];
+    for (text, sets, needle) in cases {
+        let e = load(text, sets).unwrap_err().to_string();
+        assert!(e.contains(needle), "{text:?} {sets:?}: {e}");
+        assert!(e.contains("test.toml"), "{e}");
+    }
+    let e = load("[hardware\n", &[]).unwrap_err().to_string();
+    assert!(e.contains("test.toml") && e.contains("TOML"), "{e}");
+    let e = load("[lasers]\npower = 1", &[]).unwrap_err().to_string();
+    assert!(e.contains("lasers"), "{e}");
+}
+
+#[test]
+fn missing_explicit_file_is_an_error() {
+    let e = Config::load(Some(Path::new("/nonexistent/ohmpi.toml")), &[])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("/nonexistent/ohmpi.toml"), "{e}");
+}

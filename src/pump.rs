@@ -1,0 +1,212 @@
+//! The pump: the consumer end of the engine's event ring. It gives every record its sequence
+//! number and makes it durable in its survey file before anything else sees it, then hands on
+//! what happened as [`Output`] for display or publication.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use crate::acquisition::{Contact, EngineState, Event, Outcome, RunId, RunKind};
+use crate::hardware::FrontendError;
+use crate::storage::{StorageError, Store, SurveyWriter};
+use crate::survey::{Quadrupole, Record};
+
+/// What the pump stored or saw, in the order it happened.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    State(EngineState),
+    RunStarted {
+        run: RunId,
+        kind: RunKind,
+        total: u32,
+        surveys: u32,
+    },
+    SurveyOpened {
+        run: RunId,
+        survey: String,
+        path: PathBuf,
+    },
+    Progress {
+        run: RunId,
+        done: u32,
+        total: u32,
+        eta_s: f64,
+    },
+    /// A record, already durable.
+    Record(Box<Record>),
+    Contact {
+        run: RunId,
+        survey: Option<String>,
+        contact: Contact,
+    },
+    Fault {
+        run: Option<RunId>,
+        quad: Option<Quadrupole>,
+        error: FrontendError,
+    },
+    Busy {
+        refused: RunId,
+    },
+    SurveyClosed {
+        run: RunId,
+        survey: String,
+        files: Vec<PathBuf>,
+        outcome: Outcome,
+    },
+    RunEnded {
+        run: RunId,
+        outcome: Outcome,
+        records: u32,
+    },
+}
+
+#[derive(Debug, Default)]
+struct RunInfo {
+    kind: Option<RunKind>,
+    cmd_id: Option<String>,
+}
+
+/// Turns engine events into durable files and [`Output`]s.
+#[derive(Debug)]
+pub struct Pump {
+    store: Store,
+    survey: Option<SurveyWriter>,
+    runs: HashMap<RunId, RunInfo>,
+}
+
+impl Pump {
+    pub fn new(store: Store) -> Self {
+        Self {
+            store,
+            survey: None,
+            runs: HashMap::new(),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Tells the pump which command a run answers (its records carry the `cmd_id`).
+    pub fn register(&mut self, run: RunId, cmd_id: Option<String>) {
+        self.runs.entry(run).or_default().cmd_id = cmd_id;
+    }
+
+    fn cmd_id(&self, run: RunId) -> Option<String> {
+        self.runs.get(&run).and_then(|r| r.cmd_id.clone())
+    }
+
+    fn close_survey(
+        &mut self,
+        run: RunId,
+        outcome: Outcome,
+    ) -> Result<Option<Output>, StorageError> {
+        match self.survey.take() {
+            Some(w) => {
+                let survey = w.id().to_string();
+                let files = w.finish()?;
+                // The survey's rows carry the sequence numbers; remember them for the next start.
+                self.store.remember_seq()?;
+                Ok(Some(Output::SurveyClosed {
+                    run,
+                    survey,
+                    files,
+                    outcome,
+                }))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Handles one engine event. Records are durable on disk when this returns them.
+    pub fn handle(&mut self, event: Event) -> Result<Option<Output>, StorageError> {
+        Ok(Some(match event {
+            Event::State(s) => Output::State(s),
+            Event::RunStarted {
+                run,
+                kind,
+                total,
+                surveys,
+            } => {
+                self.runs.entry(run).or_default().kind = Some(kind);
+                Output::RunStarted {
+                    run,
+                    kind,
+                    total,
+                    surveys,
+                }
+            }
+            Event::SurveyStarted { run, time, .. } => {
+                // A survey left open by a run that ended without closing it is closed first.
+                self.close_survey(run, Outcome::Interrupted)?;
+                let mut w = self.store.begin_survey(time)?;
+                let kind = self.runs.get(&run).and_then(|r| r.kind);
+                if kind == Some(RunKind::Sequence) {
+                    w.open_measurements()?;
+                }
+                let out = Output::SurveyOpened {
+                    run,
+                    survey: w.id().to_string(),
+                    path: w.path().to_path_buf(),
+                };
+                self.survey = Some(w);
+                out
+            }
+            Event::Progress {
+                run,
+                done,
+                total,
+                eta_s,
+            } => Output::Progress {
+                run,
+                done,
+                total,
+                eta_s,
+            },
+            Event::Sample { sample, .. } => {
+                if let Some(w) = &mut self.survey {
+                    w.append_sample(&sample)?;
+                }
+                return Ok(None);
+            }
+            Event::Record { run, measurement } => {
+                let seq = self.store.next_seq();
+                let survey = self.survey.as_ref().map(|w| w.id().to_string());
+                let record = Record::new(&measurement, seq, survey, self.cmd_id(run));
+                match &mut self.survey {
+                    Some(w) => w.append(&record)?,
+                    None => self.store.remember_seq()?,
+                }
+                Output::Record(Box::new(record))
+            }
+            Event::Contact { run, contact } => {
+                if let Some(w) = &mut self.survey {
+                    w.append_contact(&contact)?;
+                }
+                Output::Contact {
+                    run,
+                    survey: self.survey.as_ref().map(|w| w.id().to_string()),
+                    contact,
+                }
+            }
+            Event::Fault { run, quad, error } => Output::Fault { run, quad, error },
+            Event::Busy { refused } => Output::Busy { refused },
+            Event::SurveyEnded { run, outcome, .. } => match self.close_survey(run, outcome)? {
+                Some(out) => out,
+                None => return Ok(None),
+            },
+            Event::RunEnded {
+                run,
+                outcome,
+                records,
+            } => {
+                self.close_survey(run, outcome)?;
+                self.runs.remove(&run);
+                Output::RunEnded {
+                    run,
+                    outcome,
+                    records,
+                }
+            }
+        }))
+    }
+}
