@@ -20,7 +20,7 @@ pub enum SetupError {
     #[error(transparent)]
     Preset(#[from] PresetError),
     #[error("electrode positions: {0}")]
-    Geometry(#[from] GeometryError),
+    Geometry(GeometryError),
     #[error("the positions file gives {given} electrodes but the system {system} cables {needed}")]
     TooFewPositions {
         given: u16,
@@ -28,7 +28,7 @@ pub enum SetupError {
         system: String,
     },
     #[error("data directory: {0}")]
-    Storage(#[from] StorageError),
+    Storage(StorageError),
     #[error(
         "hardware.simulate = false asks for real OhmPi boards, but this machine is not a \
          Raspberry Pi; set hardware.simulate = true (or --set hardware.simulate=true) to run on \
@@ -47,6 +47,18 @@ pub enum SetupError {
         origin: String,
         error: SequenceError,
     },
+}
+
+impl From<GeometryError> for SetupError {
+    fn from(e: GeometryError) -> Self {
+        Self::Geometry(e)
+    }
+}
+
+impl From<StorageError> for SetupError {
+    fn from(e: StorageError) -> Self {
+        Self::Storage(e)
+    }
 }
 
 /// An assembled instrument, its engine running.

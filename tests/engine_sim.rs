@@ -1,67 +1,514 @@
-//! The engine on the simulated instrument (virtual clock unless said).
+//! The engine on the simulated instrument: correct numbers, interrupts, faults, timing.
 
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ohmpi::acquisition::{Command, Engine, EngineOptions, Event, Outcome, Settings};
+use common::*;
+use ohmpi::acquisition::{Command, EngineState, Event, Outcome, Settings, Strategy};
 use ohmpi::clock::Clock;
-use ohmpi::hardware::sim::{ClockKind, SimConfig, SimFrontend};
-use ohmpi::hardware::{Preset, DEFAULT_SYSTEM};
-use ohmpi::survey::{Geometry, Measurement, Quadrupole};
+use ohmpi::hardware::sim::{ClockKind, Ground, SimAction, SimConfig, SimFrontend};
+use ohmpi::hardware::{
+    Frontend, FrontendError, FrontendInfo, Health, Polarity, Preset, RawSample, DEFAULT_SYSTEM,
+};
+use ohmpi::survey::generate::ArraySpec;
+use ohmpi::survey::{Electrode, Geometry, Quadrupole, Quality};
 
-fn wenner(nelec: u16, a: u16) -> Vec<Quadrupole> {
-    (1..=nelec - 3 * a)
-        .map(|e| Quadrupole::new(e, e + 3 * a, e + a, e + 2 * a))
-        .collect()
-}
-
-fn run(sim: SimConfig, settings: Settings, seq: Vec<Quadrupole>) -> (Vec<Measurement>, Outcome) {
-    let preset = Preset::load(DEFAULT_SYSTEM, &[]).unwrap();
-    let clock = match sim.clock {
-        ClockKind::Virtual => Clock::virtual_clock(),
-        ClockKind::Real => Clock::real(),
-    };
-    let geom = Geometry::line(preset.nelec(), 1.0).unwrap();
-    let fe = SimFrontend::new(&preset, geom.clone(), sim, clock.clone());
-    let opts = EngineOptions { rt_priority: 0 };
-    let (engine, mut events) = Engine::spawn(fe, clock, geom, settings, opts).unwrap();
-    engine
-        .try_send(Command::RunSequence {
-            run: 1,
-            sequence: Arc::from(seq),
-            settings: None,
-        })
-        .unwrap();
-    let mut out = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        assert!(Instant::now() < deadline, "run did not end");
-        match events.pop() {
-            Ok(Event::Record { measurement, .. }) => out.push(measurement),
-            Ok(Event::RunEnded { outcome, .. }) => return (out, outcome),
-            Ok(_) => {}
-            Err(_) => std::thread::sleep(Duration::from_millis(1)),
+#[test]
+fn homogeneous_half_space_gives_rho_for_every_array() {
+    let arrays = [
+        ("wenner", ArraySpec::wenner(5)),
+        ("dpdp", ArraySpec::dpdp(2, 6)),
+        ("schlum", ArraySpec::schlum(2, 8)),
+    ];
+    for (name, spec) in arrays {
+        let seq = sequence(32, spec);
+        let log = run(DEFAULT_SYSTEM, quiet(), Settings::default(), &seq);
+        assert_eq!(log.outcome, Some(Outcome::Completed), "{name}");
+        assert_eq!(log.records.len(), seq.len(), "{name}");
+        for m in &log.records {
+            let rhoa = m
+                .rhoa_ohmm
+                .unwrap_or_else(|| panic!("{name}: no rho_a in {m:?}"));
+            assert!(
+                (rhoa - 100.0).abs() <= 0.1,
+                "{name}: rho_a {rhoa} for {}",
+                m.quad
+            );
+            assert!(m.quality.contains(Quality::SIMULATED));
+            // Signed k and R, positive rho_a.
+            assert_eq!(
+                m.k_m.unwrap().signum(),
+                m.r_ohm.unwrap().signum(),
+                "{}",
+                m.quad
+            );
         }
     }
 }
 
-fn quiet() -> SimConfig {
-    SimConfig {
-        noise: false,
-        clock: ClockKind::Virtual,
-        ..SimConfig::default()
+/// Electrodes placed for a centred Schlumberger sounding, MN/2 = 0.5 m.
+fn sounding_layout(ab2: &[f64]) -> (Geometry, Vec<(f64, Quadrupole)>) {
+    let mut xs: Vec<f64> = ab2
+        .iter()
+        .flat_map(|l| [-l, *l])
+        .chain([-0.5, 0.5])
+        .collect();
+    xs.sort_by(|a, b| a.total_cmp(b));
+    xs.dedup();
+    let index = |x: f64| (xs.iter().position(|p| (*p - x).abs() < 1e-9).unwrap() + 1) as Electrode;
+    let quads = ab2
+        .iter()
+        .map(|l| {
+            (
+                *l,
+                Quadrupole::new(index(-l), index(*l), index(-0.5), index(0.5)),
+            )
+        })
+        .collect();
+    let geometry = Geometry::from_positions(xs.iter().map(|x| [*x, 0.0, 0.0]).collect()).unwrap();
+    (geometry, quads)
+}
+
+#[test]
+fn two_layer_earth_matches_the_reference_sounding() {
+    // (rho1, rho2, h) -> [(AB/2, rho_a from pyGIMLi)]
+    let mut cases: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+    let mut models = BTreeMap::new();
+    for line in include_str!("data/two_layer_schlumberger.csv").lines() {
+        if line.starts_with('#') || line.starts_with("rho1") {
+            continue;
+        }
+        let v: Vec<f64> = line.split(',').map(|x| x.parse().unwrap()).collect();
+        let key = format!("{}/{}/{}", v[0], v[1], v[2]);
+        models.insert(key.clone(), (v[0], v[1], v[2]));
+        cases.entry(key).or_default().push((v[3], v[5]));
+    }
+    assert_eq!(cases.len(), 3);
+    for (key, points) in cases {
+        let (rho1, rho2, thickness) = models[&key];
+        let ab2: Vec<f64> = points.iter().map(|p| p.0).collect();
+        let (geometry, quads) = sounding_layout(&ab2);
+        let sim = SimConfig {
+            ground: Ground::TwoLayer {
+                rho1,
+                rho2,
+                thickness,
+            },
+            ..quiet()
+        };
+        let seq: Vec<Quadrupole> = quads.iter().map(|q| q.1).collect();
+        let mut rig = rig(DEFAULT_SYSTEM, sim, Some(geometry), Settings::default());
+        let log = rig.run_sequence(&seq, None);
+        assert_eq!(log.records.len(), points.len());
+        for (m, (ab2, expected)) in log.records.iter().zip(&points) {
+            let rhoa = m.rhoa_ohmm.unwrap();
+            let err = (rhoa - expected).abs() / expected;
+            assert!(
+                err < 0.005,
+                "{key} AB/2 = {ab2}: rho_a {rhoa}, expected {expected}"
+            );
+        }
     }
 }
 
 #[test]
-fn homogeneous_wenner_gives_rho() {
-    let t = Instant::now();
-    let (records, outcome) = run(quiet(), Settings::default(), wenner(32, 1));
-    assert_eq!(outcome, Outcome::Completed);
-    assert_eq!(records.len(), 29);
-    for m in &records {
-        let rhoa = m.rhoa_ohmm.unwrap();
-        assert!((rhoa - 100.0).abs() < 0.1, "{m:?}");
+fn r_spread_grows_with_the_noise_level() {
+    let seq = sequence(32, ArraySpec::wenner(2));
+    let mut medians = Vec::new();
+    for noise_mv in [0.05, 0.5, 5.0] {
+        let sim = SimConfig {
+            noise: true,
+            noise_mv,
+            clock: ClockKind::Virtual,
+            ..SimConfig::default()
+        };
+        let log = run(DEFAULT_SYSTEM, sim, Settings::default(), &seq);
+        let stds: Vec<f64> = log.records.iter().map(|m| m.r_std_pct.unwrap()).collect();
+        medians.push(median(stds));
     }
-    eprintln!("{:?} {:?}", t.elapsed(), records[0]);
+    assert!(
+        medians[0] < medians[1] && medians[1] < medians[2],
+        "median r_std_pct {medians:?}"
+    );
+    // Random noise averages out: rho_a stays close to the truth even at the highest level.
+}
+
+#[test]
+fn interrupt_turns_injection_off_before_the_pulse_ends() {
+    let settings = Settings {
+        injection_duration: 1.0,
+        ..Settings::default()
+    };
+    let sim = SimConfig {
+        clock: ClockKind::Real,
+        ..quiet()
+    };
+    let mut rig = rig(BATTERY_SYSTEM, sim, None, settings);
+    let seq = sequence(32, ArraySpec::wenner(1));
+    rig.engine
+        .try_send(Command::RunSequence {
+            run: 7,
+            sequence: Arc::from(seq),
+            settings: None,
+        })
+        .unwrap();
+    // Wait for the first + pulse.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let pulse_start = loop {
+        assert!(Instant::now() < deadline, "no pulse started");
+        let on = rig
+            .probe
+            .actions()
+            .into_iter()
+            .find(|(_, a)| *a == SimAction::Polarity(Polarity::Positive));
+        if let Some((t, _)) = on {
+            break t;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    let asked = rig.clock.now();
+    rig.engine.try_send(Command::Interrupt).unwrap();
+    let log = rig.collect();
+    assert_eq!(log.outcome, Some(Outcome::Interrupted));
+    assert!(
+        log.records.is_empty(),
+        "the partial quadrupole is discarded"
+    );
+    let actions = rig.probe.actions();
+    let after: Vec<_> = actions.iter().filter(|(t, _)| *t >= asked).collect();
+    let off = after
+        .iter()
+        .find(|(_, a)| *a == SimAction::Polarity(Polarity::Off))
+        .expect("injection turned off");
+    let released = after
+        .iter()
+        .find(|(_, a)| *a == SimAction::Release)
+        .expect("relays opened");
+    let pulse_end = pulse_start + Duration::from_secs(1);
+    assert!(off.0 < pulse_end && released.0 < pulse_end, "{after:?}");
+    // Nothing is switched on again after the interrupt.
+    assert!(!after.iter().any(|(_, a)| matches!(
+        a,
+        SimAction::Polarity(Polarity::Positive | Polarity::Negative) | SimAction::Switch(_)
+    )));
+}
+
+/// The final state the probe saw: injection off, relays open, power off.
+fn assert_safe(actions: &[(Duration, SimAction)]) {
+    let last = |f: fn(&SimAction) -> bool| actions.iter().rev().find(|(_, a)| f(a)).map(|x| x.1);
+    let reset_last = matches!(actions.last(), Some((_, SimAction::Reset)));
+    if reset_last {
+        return;
+    }
+    assert_eq!(
+        last(|a| matches!(a, SimAction::Polarity(_))),
+        Some(SimAction::Polarity(Polarity::Off))
+    );
+    assert!(matches!(
+        last(|a| matches!(
+            a,
+            SimAction::Release | SimAction::Switch(_) | SimAction::SwitchPair(..)
+        )),
+        Some(SimAction::Release) | None
+    ));
+    assert_eq!(
+        last(|a| matches!(a, SimAction::Power(_))),
+        Some(SimAction::Power(false))
+    );
+}
+
+#[test]
+fn bus_errors_flag_records_and_the_survey_goes_on() {
+    let sim = SimConfig {
+        i2c_error_rate: 0.02,
+        seed: 7,
+        ..quiet()
+    };
+    let seq = sequence(32, ArraySpec::wenner(3));
+    let mut rig = rig(DEFAULT_SYSTEM, sim, None, Settings::default());
+    let log = rig.run_sequence(&seq, None);
+    assert_eq!(log.outcome, Some(Outcome::Completed));
+    assert_eq!(
+        log.records.len(),
+        seq.len(),
+        "every quadrupole has a record"
+    );
+    let faulty = log
+        .records
+        .iter()
+        .filter(|m| m.quality.contains(Quality::FAULT))
+        .count();
+    let dropped = log.records.iter().filter(|m| m.dropped_samples > 0).count();
+    assert!(
+        faulty > 0 && dropped > 0,
+        "faulty {faulty}, with dropped samples {dropped}"
+    );
+    for m in &log.records {
+        if m.quality.contains(Quality::FAULT) {
+            assert_eq!(m.r_ohm, None);
+        } else {
+            let rhoa = m.rhoa_ohmm.unwrap_or_else(|| panic!("{m:?}"));
+            assert!((rhoa - 100.0).abs() < 0.1, "{m:?}");
+        }
+    }
+    let faults = log
+        .events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                Event::Fault {
+                    error: FrontendError::Bus { .. },
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(faults, faulty);
+    // After each fault the hardware went safe before anything else was switched.
+    let actions = rig.probe.actions();
+    for (i, (_, a)) in actions.iter().enumerate() {
+        if let SimAction::Switch(_) = a {
+            let before = &actions[..i];
+            let last_pol = before
+                .iter()
+                .rev()
+                .find(|(_, a)| matches!(a, SimAction::Polarity(_)));
+            assert!(matches!(
+                last_pol,
+                None | Some((_, SimAction::Polarity(Polarity::Off)))
+            ));
+        }
+    }
+    assert_safe(&actions);
+}
+
+#[test]
+fn a_dead_electrode_gives_low_current_flags() {
+    let sim = SimConfig {
+        dead_electrodes: vec![5],
+        ..quiet()
+    };
+    let seq = sequence(32, ArraySpec::wenner(1));
+    let log = run(DEFAULT_SYSTEM, sim, Settings::default(), &seq);
+    assert_eq!(log.outcome, Some(Outcome::Completed));
+    assert_eq!(log.records.len(), seq.len());
+    for m in &log.records {
+        let injects_on_dead = m.quad.a == 5 || m.quad.b == 5;
+        assert_eq!(
+            m.quality.contains(Quality::LOW_CURRENT),
+            injects_on_dead,
+            "{m:?}"
+        );
+        if injects_on_dead {
+            assert_eq!(m.rhoa_ohmm, None);
+        }
+    }
+}
+
+#[test]
+fn a_silent_supply_fails_the_run_and_leaves_the_hardware_safe() {
+    let sim = SimConfig {
+        supply_fault: true,
+        ..quiet()
+    };
+    let seq = sequence(32, ArraySpec::wenner(1));
+    let mut rig = rig(DEFAULT_SYSTEM, sim, None, Settings::default());
+    let log = rig.run_sequence(&seq, None);
+    assert_eq!(log.outcome, Some(Outcome::Failed));
+    assert!(log.records.len() < seq.len());
+    assert!(log
+        .records
+        .iter()
+        .all(|m| m.quality.contains(Quality::FAULT)));
+    assert!(log.events.iter().any(|e| matches!(
+        e,
+        Event::Fault {
+            error: FrontendError::SupplyNotAnswering,
+            ..
+        }
+    )));
+    assert_safe(&rig.probe.actions());
+}
+
+#[test]
+fn a_thousand_quadrupoles_on_the_virtual_clock_take_well_under_a_few_seconds() {
+    let base = sequence(32, ArraySpec::dpdp(3, 8));
+    let seq: Vec<Quadrupole> = base.iter().cycle().take(1000).copied().collect();
+    let settings = Settings {
+        injection_duration: 0.1,
+        ..Settings::default()
+    };
+    let started = Instant::now();
+    let log = run(BATTERY_SYSTEM, quiet(), settings, &seq);
+    let elapsed = started.elapsed();
+    assert_eq!(log.records.len(), 1000);
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+}
+
+#[test]
+fn strategies_choose_vab_within_the_limits() {
+    let seq = sequence(32, ArraySpec::wenner(2));
+    let run_with = |strategy| {
+        let s = Settings {
+            strategy,
+            ..Settings::default()
+        };
+        run(DEFAULT_SYSTEM, quiet(), s, &seq).records
+    };
+    let safe = run_with(Strategy::Safe);
+    let vmax = run_with(Strategy::Vmax);
+    let vmin = run_with(Strategy::Vmin);
+    for ((s, x), n) in safe.iter().zip(&vmax).zip(&vmin) {
+        assert!((s.vab_v - 5.0).abs() < 0.01, "safe keeps vab_req: {s:?}");
+        assert!(x.vab_v > s.vab_v, "vmax goes higher: {x:?}");
+        let pab = x.vab_v * x.iab_ma.unwrap() / 1000.0;
+        assert!(
+            pab <= 2.5 * 1.01 && x.iab_ma.unwrap() <= 48.0,
+            "limits hold: {x:?}"
+        );
+        // vmin aims at vmn_req = 100 mV.
+        assert!((n.vmn_mv.unwrap() - 100.0).abs() < 2.0, "vmin: {n:?}");
+        for m in [s, x, n] {
+            assert!((m.rhoa_ohmm.unwrap() - 100.0).abs() < 0.1);
+        }
+    }
+}
+
+#[test]
+fn pause_holds_between_quadrupoles_and_resume_continues() {
+    let sim = SimConfig {
+        clock: ClockKind::Real,
+        ..quiet()
+    };
+    let settings = Settings {
+        injection_duration: 0.05,
+        ..Settings::default()
+    };
+    let mut rig = rig(BATTERY_SYSTEM, sim, None, settings);
+    let seq = sequence(32, ArraySpec::wenner(1));
+    rig.engine
+        .try_send(Command::RunSequence {
+            run: 1,
+            sequence: Arc::from(seq.clone()),
+            settings: None,
+        })
+        .unwrap();
+    rig.engine.try_send(Command::Pause).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut records = 0;
+    loop {
+        assert!(Instant::now() < deadline);
+        match rig.events.pop() {
+            Ok(Event::State(EngineState::Paused)) => break,
+            Ok(Event::Record { .. }) => records += 1,
+            _ => std::thread::sleep(Duration::from_millis(1)),
+        }
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(rig.events.pop().is_err(), "nothing happens while paused");
+    rig.engine.try_send(Command::Resume).unwrap();
+    let log = rig.collect();
+    assert_eq!(log.outcome, Some(Outcome::Completed));
+    assert_eq!(records + log.records.len(), seq.len());
+}
+
+/// A frontend that panics on its 50th sample and reports whether it was reset afterwards.
+struct Panicking {
+    inner: SimFrontend,
+    reads: u32,
+    reset_after_panic: Arc<AtomicBool>,
+    panicked: bool,
+}
+
+impl Frontend for Panicking {
+    fn info(&self) -> &FrontendInfo {
+        self.inner.info()
+    }
+    fn check_quad(&self, q: Quadrupole) -> Result<(), FrontendError> {
+        self.inner.check_quad(q)
+    }
+    fn reset(&mut self) -> Result<(), FrontendError> {
+        if self.panicked {
+            self.reset_after_panic.store(true, Ordering::SeqCst);
+        }
+        self.inner.reset()
+    }
+    fn switch(&mut self, q: Quadrupole) -> Result<(), FrontendError> {
+        self.inner.switch(q)
+    }
+    fn switch_pair(&mut self, a: Electrode, b: Electrode) -> Result<(), FrontendError> {
+        self.inner.switch_pair(a, b)
+    }
+    fn release(&mut self) -> Result<(), FrontendError> {
+        self.inner.release()
+    }
+    fn set_power(&mut self, on: bool) -> Result<(), FrontendError> {
+        self.inner.set_power(on)
+    }
+    fn set_vab(&mut self, v: f64) -> Result<f64, FrontendError> {
+        self.inner.set_vab(v)
+    }
+    fn set_polarity(&mut self, p: Polarity) -> Result<(), FrontendError> {
+        self.inner.set_polarity(p)
+    }
+    fn read_sample(&mut self) -> Result<RawSample, FrontendError> {
+        self.reads += 1;
+        if self.reads == 50 {
+            self.panicked = true;
+            panic!("simulated bug in a board driver");
+        }
+        self.inner.read_sample()
+    }
+    fn set_discharge(&mut self, on: bool) -> Result<(), FrontendError> {
+        self.inner.set_discharge(on)
+    }
+    fn health(&mut self) -> Health {
+        self.inner.health()
+    }
+}
+
+#[test]
+fn a_panic_in_the_acquisition_thread_leaves_the_hardware_safe() {
+    let preset = Preset::load(DEFAULT_SYSTEM, &[]).unwrap();
+    let clock = Clock::virtual_clock();
+    let geometry = Geometry::line(32, 1.0).unwrap();
+    let inner = SimFrontend::new(&preset, geometry.clone(), quiet(), clock.clone());
+    let probe = inner.probe();
+    let flag = Arc::new(AtomicBool::new(false));
+    let fe = Panicking {
+        inner,
+        reads: 0,
+        reset_after_panic: Arc::clone(&flag),
+        panicked: false,
+    };
+    let mut rig = rig_with(fe, clock, geometry, Settings::default(), probe);
+    rig.engine
+        .try_send(Command::RunSequence {
+            run: 1,
+            sequence: Arc::from(sequence(32, ArraySpec::wenner(1))),
+            settings: None,
+        })
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut stopped = false;
+    while Instant::now() < deadline && !stopped {
+        match rig.events.pop() {
+            Ok(Event::State(EngineState::Stopped)) => stopped = true,
+            Ok(_) => {}
+            Err(_) => std::thread::sleep(Duration::from_millis(1)),
+        }
+    }
+    assert!(stopped, "the engine reports that it stopped");
+    assert!(flag.load(Ordering::SeqCst), "reset after the panic");
+    assert!(!rig.engine.is_running());
+    assert!(matches!(
+        rig.probe.actions().last(),
+        Some((_, SimAction::Reset))
+    ));
 }

@@ -197,6 +197,8 @@ pub(crate) struct Worker<F: Frontend> {
     pub(crate) buf: Vec<Reading>,
     /// Samples of the current quadrupole that missed their deadline or failed to read.
     pub(crate) dropped_in_quad: u32,
+    /// The injection supply is on and has had its power-up time.
+    pub(crate) powered: bool,
     paused: bool,
     state: EngineState,
 }
@@ -221,6 +223,7 @@ impl<F: Frontend> Worker<F> {
             geometry: Arc::new(geometry),
             buf: Vec::new(),
             dropped_in_quad: 0,
+            powered: false,
             paused: false,
             state: EngineState::Stopped,
         }
@@ -377,6 +380,18 @@ impl<F: Frontend> Worker<F> {
         Ok(())
     }
 
+    /// Powers the injection supply and waits its power-up time, unless already done.
+    pub(crate) fn ensure_powered(&mut self) -> Result<(), Abort> {
+        if !self.powered {
+            self.fe.set_power(true)?;
+            let now = self.clock.now();
+            let power_up = self.fe.info().timings.power_up;
+            self.wait_until(now + power_up)?;
+            self.powered = true;
+        }
+        Ok(())
+    }
+
     /// Injection off, relays open, supply off. Each step is tried even if another fails; if any
     /// fails, a full reset follows.
     pub(crate) fn make_safe(&mut self) {
@@ -390,6 +405,7 @@ impl<F: Frontend> Worker<F> {
         }
         let released = (0..3).any(|_| self.fe.release().is_ok());
         let off = (0..3).any(|_| self.fe.set_power(false).is_ok());
+        self.powered = false;
         if !(ok && released && off) {
             if let Err(e) = self.fe.reset() {
                 self.emit(Event::Fault {

@@ -133,6 +133,7 @@ impl<F: Frontend> Worker<F> {
     ) -> Result<(), Abort> {
         let timings = self.fe.info().timings;
         self.fe.check_quad(quad)?;
+        self.ensure_powered()?;
         self.fe.switch(quad)?;
         self.wait_until(t0 + timings.mux_activation)?;
 
@@ -397,6 +398,7 @@ impl<F: Frontend> Worker<F> {
         let mut vab_v = 0.0;
         let result: Result<(), Abort> = (|| {
             let timings = self.fe.info().timings;
+            self.ensure_powered()?;
             self.fe.switch_pair(a, b)?;
             self.wait_until(t0 + timings.mux_activation)?;
             vab_v = match self.fe.info().supply {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::engine::{Stop, Worker};
+use super::engine::{Abort, Stop, Worker};
 use super::event::{EngineState, Event, Outcome, RunId, RunKind};
 use super::measure::readings_needed;
 use super::settings::Settings;
@@ -36,17 +36,18 @@ impl<F: Frontend> Worker<F> {
             total,
             surveys,
         });
-        if let Err(error) = self.fe.set_power(true) {
-            self.emit(Event::Fault {
-                run: Some(run),
-                quad: None,
-                error,
-            });
-            return Ok(false);
+        match self.ensure_powered() {
+            Ok(()) => {}
+            Err(Abort::Stop(stop)) => return Err(stop),
+            Err(Abort::Fault(error)) => {
+                self.emit(Event::Fault {
+                    run: Some(run),
+                    quad: None,
+                    error,
+                });
+                return Ok(false);
+            }
         }
-        let now = self.clock.now();
-        let power_up = self.fe.info().timings.power_up;
-        self.wait_until(now + power_up)?;
         Ok(true)
     }
 

@@ -77,9 +77,9 @@ impl Config {
             None => SEARCH_PATH.iter().map(PathBuf::from).find(|p| p.is_file()),
         };
         let text = match &path {
-            Some(p) => std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+            Some(p) => std::fs::read_to_string(p).map_err(|cause| ConfigError::Read {
                 path: p.clone(),
-                source,
+                cause,
             })?,
             None => String::new(),
         };

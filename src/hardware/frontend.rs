@@ -140,7 +140,7 @@ pub struct Health {
 #[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
 pub enum FrontendError {
     #[error("unsafe quadrupole refused: {0}")]
-    Unsafe(#[from] QuadError),
+    Unsafe(QuadError),
     #[error("electrode {electrode} is not cabled for role {role} on this system")]
     NotCabled { electrode: Electrode, role: Role },
     #[error("I2C error talking to {device} at address {address:#04x}")]
@@ -191,4 +191,10 @@ pub trait Frontend: Send {
     fn set_discharge(&mut self, on: bool) -> Result<(), FrontendError>;
 
     fn health(&mut self) -> Health;
+}
+
+impl From<QuadError> for FrontendError {
+    fn from(e: QuadError) -> Self {
+        Self::Unsafe(e)
+    }
 }

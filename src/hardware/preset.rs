@@ -37,10 +37,10 @@ pub const DEFAULT_SYSTEM: &str = "mb_2024_1_X__4_mux_2024_dph5005";
 pub enum PresetError {
     #[error("unknown hardware system \"{name}\"; available: {available}")]
     Unknown { name: String, available: String },
-    #[error("cannot read hardware preset {path}: {source}")]
+    #[error("cannot read hardware preset {path}: {cause}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("hardware preset {origin}: {message}")]
     Invalid { origin: String, message: String },
@@ -177,9 +177,9 @@ impl Preset {
     }
 
     pub fn read_file(path: &Path) -> Result<Self, PresetError> {
-        let text = std::fs::read_to_string(path).map_err(|source| PresetError::Read {
+        let text = std::fs::read_to_string(path).map_err(|cause| PresetError::Read {
             path: path.to_path_buf(),
-            source,
+            cause,
         })?;
         let name = path
             .file_stem()

@@ -21,10 +21,10 @@ pub use survey_file::SurveyWriter;
 /// A storage failure, naming the file.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{path}, line {line}: {message}")]
     Format {
@@ -37,6 +37,6 @@ pub enum StorageError {
 impl StorageError {
     pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> StorageError {
         let path = path.into();
-        move |source| StorageError::Io { path, source }
+        move |cause| StorageError::Io { path, cause }
     }
 }

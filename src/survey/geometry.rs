@@ -36,10 +36,10 @@ pub struct Geometry {
 /// Why a geometry cannot be built or read.
 #[derive(Debug, thiserror::Error)]
 pub enum GeometryError {
-    #[error("cannot read positions file {path}: {source}")]
+    #[error("cannot read positions file {path}: {cause}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("positions file {path} is larger than {limit} bytes")]
     TooLarge { path: PathBuf, limit: u64 },
@@ -146,9 +146,9 @@ impl Geometry {
 
     /// Reads a positions file (format of [`Geometry::parse`]); errors name the path.
     pub fn read_file(path: &Path) -> Result<Self, GeometryError> {
-        let read_error = |source| GeometryError::Read {
+        let read_error = |cause| GeometryError::Read {
             path: path.to_path_buf(),
-            source,
+            cause,
         };
         let file = std::fs::File::open(path).map_err(read_error)?;
         let mut text = String::new();

@@ -35,10 +35,10 @@ pub struct Sequence {
 /// Why a sequence cannot be read or measured. Every variant about one quadrupole names its line.
 #[derive(Debug, thiserror::Error)]
 pub enum SequenceError {
-    #[error("cannot read sequence file {path}: {source}")]
+    #[error("cannot read sequence file {path}: {cause}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("sequence file {path} is larger than {limit} bytes")]
     TooLarge { path: PathBuf, limit: u64 },
@@ -101,9 +101,9 @@ impl Sequence {
 
     /// Reads and parses a sequence file; errors name the path (and the line).
     pub fn read_file(path: &Path) -> Result<Self, SequenceError> {
-        let read_error = |source| SequenceError::Read {
+        let read_error = |cause| SequenceError::Read {
             path: path.to_path_buf(),
-            source,
+            cause,
         };
         let file = std::fs::File::open(path).map_err(read_error)?;
         let mut text = String::new();
