@@ -103,12 +103,35 @@ impl Config {
         for arg in overrides {
             overrides::apply(&mut doc, arg)?;
         }
-        let raw: raw::RawConfig =
-            doc.try_into()
-                .map_err(|e: toml::de::Error| ConfigError::Shape {
-                    origin: origin.clone(),
-                    message: e.message().to_string(),
-                })?;
+        let mut raw = raw::RawConfig::default();
+        let invalid = |error: FieldError| ConfigError::Invalid {
+            origin: origin.clone(),
+            error,
+        };
+        for (section, value) in doc {
+            let toml::Value::Table(table) = value else {
+                let message = format!(
+                    "must be a section ([{section}]), got a value of type {}",
+                    value.type_str()
+                );
+                return Err(invalid(FieldError::new(section, message)));
+            };
+            match section.as_str() {
+                "instrument" => {
+                    raw.instrument = validate::deserialize(table, &section).map_err(invalid)?
+                }
+                "hardware" => {
+                    raw.hardware = validate::deserialize(table, &section).map_err(invalid)?
+                }
+                "acquisition" => raw.acquisition = table,
+                "sim" => raw.sim = validate::deserialize(table, &section).map_err(invalid)?,
+                _ => {
+                    let message =
+                        "unknown section; expected instrument, hardware, acquisition or sim";
+                    return Err(invalid(FieldError::new(section, message)));
+                }
+            }
+        }
         validate::validate(&raw, path).map_err(|error| ConfigError::Invalid { origin, error })
     }
 }

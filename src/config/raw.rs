@@ -6,18 +6,14 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The whole file, section by section.
+#[derive(Debug, Default)]
 pub struct RawConfig {
-    #[serde(default)]
     pub instrument: RawInstrument,
-    #[serde(default)]
     pub hardware: RawHardware,
     /// Kept as a table: the acquisition settings are split from the geometry keys and validated
     /// by [`crate::acquisition::Settings::apply`], shared with the control commands.
-    #[serde(default)]
     pub acquisition: toml::Table,
-    #[serde(default)]
     pub sim: RawSim,
 }
 

@@ -32,6 +32,29 @@ fn non_negative(field: &str, v: f64, unit: &str) -> Result<f64, FieldError> {
     }
 }
 
+/// Deserializes a section; on failure, finds the key at fault by trying each key alone (every
+/// field is optional), so the error names `section.key` even for values given with `--set`.
+pub(super) fn deserialize<T: serde::de::DeserializeOwned>(
+    table: toml::Table,
+    section: &str,
+) -> Result<T, FieldError> {
+    let whole = match table.clone().try_into::<T>() {
+        Ok(v) => return Ok(v),
+        Err(e) => e,
+    };
+    for (key, value) in table {
+        let mut single = toml::Table::new();
+        single.insert(key.clone(), value);
+        if let Err(e) = single.try_into::<T>() {
+            return Err(FieldError::new(
+                format!("{section}.{key}"),
+                e.message().to_string(),
+            ));
+        }
+    }
+    Err(FieldError::new(section, whole.message().to_string()))
+}
+
 /// Whether this machine is a Raspberry Pi (device-tree model string).
 pub fn running_on_raspberry_pi() -> bool {
     std::fs::read_to_string("/proc/device-tree/model")
@@ -74,19 +97,18 @@ fn acquisition(table: &toml::Table) -> Result<AcquisitionConfig, FieldError> {
             settings_table.insert(k.clone(), v.clone());
         }
     }
-    let extra: RawAcquisitionExtra = extra
-        .try_into()
-        .map_err(|e: toml::de::Error| FieldError::new("acquisition", e.message().to_string()))?;
-    let raw: RawSettings = settings_table.try_into().map_err(|e: toml::de::Error| {
-        FieldError::new(
-            "acquisition",
-            format!(
-                "{} (settings: {}; also {})",
-                e.message(),
-                crate::acquisition::settings::SETTING_NAMES.join(", "),
-                ACQUISITION_EXTRA_KEYS.join(", ")
-            ),
-        )
+    let extra: RawAcquisitionExtra = deserialize(extra, "acquisition")?;
+    let raw: RawSettings = deserialize(settings_table, "acquisition").map_err(|mut e| {
+        if !e.message.starts_with("unknown field") {
+            return e;
+        }
+        e.message = format!(
+            "{} (settings: {}; also {})",
+            e.message,
+            crate::acquisition::settings::SETTING_NAMES.join(", "),
+            ACQUISITION_EXTRA_KEYS.join(", ")
+        );
+        e
     })?;
     let settings = Settings::default()
         .apply(&raw)
