@@ -44,7 +44,7 @@ enum Cmd {
     Measure { a: u16, b: u16, m: u16, n: u16 },
     /// Contact resistance of every pair of neighbouring electrodes.
     RsCheck {
-        /// Injection voltage [V] (a battery supply injects its own voltage).
+        /// Injection voltage in volts (a battery supply injects its own voltage).
         #[arg(long, default_value_t = 5.0)]
         vab: f64,
     },
@@ -62,7 +62,7 @@ enum Cmd {
         /// Output file (default: beside the survey).
         #[arg(short, long)]
         output: Option<PathBuf>,
-        /// Electrode spacing [m] for the pyGIMLi positions (default: the configuration's).
+        /// Electrode spacing in metres for the pyGIMLi positions (default: the configuration's).
         #[arg(long)]
         elec_spacing: Option<f64>,
     },

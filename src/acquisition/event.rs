@@ -94,7 +94,7 @@ pub enum Outcome {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Sample {
     pub quad: Quadrupole,
-    /// Time since the quadrupole started [s].
+    /// Time since the quadrupole started \[s\].
     pub t_s: f64,
     /// Index of the pulse (0-based: stack × 2 + 0 for +, + 1 for −).
     pub pulse: u16,
@@ -102,7 +102,7 @@ pub struct Sample {
     pub polarity: i8,
     pub iab_ma: f64,
     pub vmn_mv: f64,
-    /// How late the reading was against its deadline [µs].
+    /// How late the reading was against its deadline \[µs\].
     pub late_us: f32,
 }
 
@@ -111,7 +111,7 @@ pub struct Sample {
 pub struct Contact {
     pub a: Electrode,
     pub b: Electrode,
-    /// Resistance between the two electrodes, shunt removed [kΩ]; `None` when no current flowed.
+    /// Resistance between the two electrodes, shunt removed \[kΩ\]; `None` when no current flowed.
     pub rs_kohm: Option<f64>,
     pub vab_v: f64,
     pub iab_ma: Option<f64>,

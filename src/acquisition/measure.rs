@@ -17,13 +17,13 @@ use crate::survey::{Electrode, Measurement, Quadrupole, Quality};
 
 /// Samples taken after this fraction of a pulse enter the statistics (the last third is used).
 const USABLE_FROM: f64 = 2.0 / 3.0;
-/// Length of each test pulse of a Vab search [s].
+/// Length of each test pulse of a Vab search \[s\].
 const TEST_PULSE_S: f64 = 0.1;
-/// Relative spread of R above which a record is flagged `high_std` [%].
+/// Relative spread of R above which a record is flagged `high_std` \[%\].
 const HIGH_STD_PCT: f64 = 5.0;
-/// Currents below this are not a measurement, whatever `iab_min` says [mA].
+/// Currents below this are not a measurement, whatever `iab_min` says \[mA\].
 const CURRENT_FLOOR_MA: f64 = 1e-3;
-/// Supply voltage above which the 2024 board's discharge relay is used after a quadrupole [V].
+/// Supply voltage above which the 2024 board's discharge relay is used after a quadrupole \[V\].
 const DISCHARGE_ABOVE_V: f64 = 12.5;
 
 /// Readings a quadrupole can produce with `s` (buffer sizing, outside the sample loop).

@@ -45,32 +45,32 @@ pub const MAX_SAMPLING_RATE_HZ: f64 = 860.0;
 /// Validated acquisition settings.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Settings {
-    /// Length of one current pulse [s].
+    /// Length of one current pulse \[s\].
     pub injection_duration: f64,
     /// Number of stacks (each is a + pulse and a − pulse).
     pub nb_stack: u16,
     /// Fraction of each half-period with current on (1 = no off time).
     pub duty_cycle: f64,
     pub strategy: Strategy,
-    /// Requested Vab [V].
+    /// Requested Vab \[V\].
     pub vab_req: f64,
     pub vab_min: f64,
     pub vab_max: f64,
-    /// Current bounds [mA].
+    /// Current bounds \[mA\].
     pub iab_min: f64,
     pub iab_max: f64,
-    /// Receiver voltage bounds [mV].
+    /// Receiver voltage bounds \[mV\].
     pub vmn_min: f64,
     pub vmn_req: f64,
     pub vmn_max: f64,
-    /// Injected power bounds [W].
+    /// Injected power bounds \[W\].
     pub pab_min: f64,
     pub pab_max: f64,
-    /// Sampling rate of Iab and Vmn [Hz], at most 860.
+    /// Sampling rate of Iab and Vmn \[Hz\], at most 860.
     pub sampling_rate: f64,
     /// Number of surveys a monitoring run makes.
     pub nb_meas: u32,
-    /// Start-to-start spacing of the surveys of a monitoring run [s].
+    /// Start-to-start spacing of the surveys of a monitoring run \[s\].
     pub sequence_delay: f64,
     /// Keep every sample of every quadrupole (the `_fw.csv` file).
     pub full_waveform: bool,
@@ -290,7 +290,7 @@ impl Settings {
         Ok(())
     }
 
-    /// Off time after each pulse [s].
+    /// Off time after each pulse \[s\].
     pub fn off_time(&self) -> f64 {
         self.injection_duration * (1.0 - self.duty_cycle) / self.duty_cycle
     }

@@ -1,6 +1,6 @@
 //! Choosing Vab (OhmPi strategy names). From a test-pulse estimate of the circuit (Rab) and of
 //! the ground (R), the bounds on Iab, Vmn and Pab become bounds on Vab:
-//! Iab [mA] = Vab / Rab [kΩ], Vmn [mV] = R [Ω] · Iab [mA], Pab [W] = Vab · Iab [mA] / 1000.
+//! Iab \[mA\] = Vab / Rab \[kΩ\], Vmn \[mV\] = R \[Ω\] · Iab \[mA\], Pab \[W\] = Vab · Iab \[mA\] / 1000.
 
 use super::settings::{Settings, Strategy};
 use crate::hardware::Limits;
@@ -8,9 +8,9 @@ use crate::hardware::Limits;
 /// What the test pulses told about the circuit.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Estimate {
-    /// Vab / Iab [kΩ] (infinite when no current flowed).
+    /// Vab / Iab \[kΩ\] (infinite when no current flowed).
     pub rab_kohm: f64,
-    /// Transfer resistance [Ω].
+    /// Transfer resistance \[Ω\].
     pub r_ohm: f64,
 }
 

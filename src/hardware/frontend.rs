@@ -104,7 +104,7 @@ pub struct FrontendInfo {
     pub supply: Supply,
     /// Highest rate at which `read_sample` can give fresh values.
     pub max_sampling_rate_hz: f64,
-    /// Current-sense shunt [Ω] (contact checks subtract it).
+    /// Current-sense shunt \[Ω\] (contact checks subtract it).
     pub r_shunt_ohm: f64,
     /// Whether the supply can be discharged after a high-voltage quadrupole.
     pub can_discharge: bool,
@@ -113,9 +113,9 @@ pub struct FrontendInfo {
 /// One reading of the current and the receiver voltage.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct RawSample {
-    /// Injected current [mA], never negative (the shunt is before the polarity relays).
+    /// Injected current \[mA\], never negative (the shunt is before the polarity relays).
     pub iab_ma: f64,
-    /// Receiver voltage [mV], signed.
+    /// Receiver voltage \[mV\], signed.
     pub vmn_mv: f64,
     /// A converter was at full scale.
     pub saturated: bool,
@@ -124,9 +124,9 @@ pub struct RawSample {
 /// Board-level state of health.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Health {
-    /// Supply output voltage read back [V], when known.
+    /// Supply output voltage read back \[V\], when known.
     pub supply_v: Option<f64>,
-    /// Battery (supply input) voltage [V], when known.
+    /// Battery (supply input) voltage \[V\], when known.
     pub battery_v: Option<f64>,
     /// Bus errors since start.
     pub bus_errors: u64,

@@ -18,9 +18,9 @@ pub enum ClockKind {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SimConfig {
     pub ground: Ground,
-    /// Contact resistance of every electrode [Ω].
+    /// Contact resistance of every electrode \[Ω\].
     pub contact_ohm: f64,
-    /// Contact resistance of particular electrodes [Ω].
+    /// Contact resistance of particular electrodes \[Ω\].
     pub contact_overrides: BTreeMap<Electrode, f64>,
     /// Noise, hum, drift and converter quantisation on; off gives ideal readings.
     pub noise: bool,
@@ -31,7 +31,7 @@ pub struct SimConfig {
     /// Mains hum frequency (0 = none) and amplitude on Vmn.
     pub hum_hz: f64,
     pub hum_mv: f64,
-    /// Self-potential between M and N [mV] and its drift [mV/s].
+    /// Self-potential between M and N \[mV\] and its drift \[mV/s\].
     pub sp_mv: f64,
     pub sp_drift_mv_s: f64,
     pub clock: ClockKind,
@@ -43,7 +43,7 @@ pub struct SimConfig {
     pub supply_fault: bool,
 }
 
-/// Contact resistance of an electrode that has lost contact with the ground [Ω].
+/// Contact resistance of an electrode that has lost contact with the ground \[Ω\].
 pub const DEAD_CONTACT_OHM: f64 = 1.0e9;
 
 impl Default for SimConfig {
@@ -69,7 +69,7 @@ impl Default for SimConfig {
 }
 
 impl SimConfig {
-    /// Contact resistance of `e` [Ω].
+    /// Contact resistance of `e` \[Ω\].
     pub fn contact_of(&self, e: Electrode) -> f64 {
         if self.dead_electrodes.contains(&e) {
             DEAD_CONTACT_OHM

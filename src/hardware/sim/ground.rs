@@ -9,7 +9,7 @@ use std::f64::consts::PI;
 
 use crate::survey::geometry::geometric_factor;
 
-/// Radius of an electrode as the spreading resistance sees it [m].
+/// Radius of an electrode as the spreading resistance sees it \[m\].
 const ELECTRODE_RADIUS_M: f64 = 0.05;
 /// Terms of the image series are summed until |K|^n falls below this.
 const SERIES_TOLERANCE: f64 = 1e-14;
@@ -43,7 +43,7 @@ impl Ground {
         }
     }
 
-    /// Potential per unit current [Ω] at horizontal distance `r` from a surface source.
+    /// Potential per unit current \[Ω\] at horizontal distance `r` from a surface source.
     fn unit_potential_two_layer(rho1: f64, rho2: f64, h: f64, r: f64) -> f64 {
         let k = (rho2 - rho1) / (rho2 + rho1);
         let mut sum = 1.0 / r;
@@ -59,7 +59,7 @@ impl Ground {
         rho1 / (2.0 * PI) * sum
     }
 
-    /// Transfer resistance Vmn / Iab [Ω] for current from A to B, read between M and N.
+    /// Transfer resistance Vmn / Iab \[Ω\] for current from A to B, read between M and N.
     /// A remote electrode is `None`.
     pub fn transfer_resistance(
         &self,
@@ -90,7 +90,7 @@ impl Ground {
         }
     }
 
-    /// Resistance of the ground between two current electrodes [Ω] (spreading resistance of
+    /// Resistance of the ground between two current electrodes \[Ω\] (spreading resistance of
     /// both electrodes less their mutual term).
     pub fn resistance_between(&self, a: Position, b: Position) -> f64 {
         let rho = self.near_surface_rho();

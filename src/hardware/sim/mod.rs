@@ -24,16 +24,16 @@ use super::preset::{BoardModel, Preset};
 use crate::clock::Clock;
 use crate::survey::{Electrode, Geometry, Quadrupole};
 
-/// ADS1115 full-scale ranges [V], smallest first.
+/// ADS1115 full-scale ranges \[V\], smallest first.
 const PGA_FSR_V: [f64; 6] = [0.256, 0.512, 1.024, 2.048, 4.096, 6.144];
 
 /// Relays closed on a set of electrodes, with the circuit they make.
 #[derive(Debug, Clone, Copy)]
 struct Closed {
     since: Duration,
-    /// Vmn per ampere of injected current [Ω] (0 for a pair without M, N).
+    /// Vmn per ampere of injected current \[Ω\] (0 for a pair without M, N).
     transfer_ohm: f64,
-    /// Shunt + contacts of A and B + ground between them [Ω].
+    /// Shunt + contacts of A and B + ground between them \[Ω\].
     circuit_ohm: f64,
     /// Fraction of Vmn the receiver sees (input impedance against the M, N contacts).
     loading: f64,
