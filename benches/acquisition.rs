@@ -225,6 +225,8 @@ fn peak_rss() {
     let seq: Vec<Quadrupole> = wenner().into_iter().cycle().take(1000).collect();
     let text: String = seq.iter().map(|q| format!("{q}\n")).collect();
     std::fs::write(dir.join("seq.txt"), text).unwrap();
+    // Reaped below by wait4, which also gives its peak RSS.
+    #[allow(clippy::zombie_processes)]
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_ohmpi"))
         .current_dir(&dir)
         .args([
