@@ -171,7 +171,7 @@ fn sigkill_mid_survey_loses_no_completed_row_and_seq_continues() {
     assert!(text.ends_with('\n'), "no partial row");
     let table = read_survey(&file).unwrap();
     let n = table.rows.len();
-    assert!(n >= 5 && n < 29, "{n} rows");
+    assert!((5..29).contains(&n), "{n} rows");
     for (i, row) in table.rows.iter().enumerate() {
         assert_eq!(row.number("seq"), Some(i as f64 + 1.0));
         assert!(row.number("r_[Ohm]").is_some());

@@ -275,6 +275,20 @@ impl Settings {
                 ));
             }
         }
+        let requests = [
+            ("vab_req", self.vab_req, self.vab_min, self.vab_max, "V"),
+            ("vmn_req", self.vmn_req, self.vmn_min, self.vmn_max, "mV"),
+        ];
+        for (name, v, lo, hi, unit) in requests {
+            if v < lo || v > hi {
+                return Err(FieldError::new(
+                    name,
+                    format!(
+                        "must be between the minimum {lo} and the maximum {hi} {unit}, got {v}"
+                    ),
+                ));
+            }
+        }
         // The pulse must hold enough samples for the statistics (the last third is used).
         let per_pulse = self.injection_duration * self.sampling_rate;
         if per_pulse < 6.0 {

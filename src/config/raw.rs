@@ -48,7 +48,10 @@ pub const ACQUISITION_EXTRA_KEYS: [&str; 4] =
 
 /// `contact_ohm = 1000` or `contact_ohm = { default = 1000, 5 = 20000 }`.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "a resistance in ohms, or a table such as { default = 1000, 5 = 20000 }"
+)]
 pub enum RawContact {
     All(f64),
     PerElectrode(BTreeMap<String, f64>),

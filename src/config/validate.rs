@@ -222,7 +222,11 @@ fn sim(raw: &RawSim) -> Result<SimConfig, FieldError> {
         contact_overrides,
         noise: raw.noise.unwrap_or(d.noise),
         noise_mv: non_negative("sim.noise_mv", raw.noise_mv.unwrap_or(d.noise_mv), "mV")?,
-        noise_rel: non_negative("sim.noise_rel", raw.noise_rel.unwrap_or(d.noise_rel), "")?,
+        noise_rel: non_negative(
+            "sim.noise_rel",
+            raw.noise_rel.unwrap_or(d.noise_rel),
+            "(a fraction of |Vmn|)",
+        )?,
         seed: raw.seed.unwrap_or(d.seed),
         hum_hz,
         hum_mv: non_negative("sim.hum_mv", raw.hum_mv.unwrap_or(d.hum_mv), "mV")?,
