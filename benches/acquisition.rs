@@ -163,6 +163,11 @@ fn lateness(spin: Duration) {
     let mut rig = rig(Clock::real_with_spin(spin), settings);
     let seq: Vec<Quadrupole> = wenner().into_iter().take(6).collect();
     let (_, late, _) = run(&mut rig, &seq);
+    let dropped = rig
+        .engine
+        .counters()
+        .dropped_samples
+        .load(std::sync::atomic::Ordering::Relaxed);
     let mut late: Vec<f64> = late.into_iter().map(f64::from).collect();
     let n = late.len();
     let median = percentile(&mut late, 0.5);
@@ -170,8 +175,36 @@ fn lateness(spin: Duration) {
     let max = percentile(&mut late, 1.0);
     println!(
         "sampling lateness at 860 SPS (real clock, spin {} us): median {median:.1} us, \
-         p99 {p99:.1} us, max {max:.1} us over {n} samples",
+         p99 {p99:.1} us, max {max:.1} us over {n} samples; {dropped} samples dropped \
+         (later than one period, not in these figures)",
         spin.as_micros()
+    );
+}
+
+/// The bare operating-system timer on this machine: a thread with the engine's scheduling that
+/// does nothing but sleep to absolute deadlines at 860 Hz. The engine cannot be more punctual.
+fn timer_baseline() {
+    let handle = std::thread::spawn(|| {
+        let rt = ohmpi::acquisition::rt::setup_current_thread(50);
+        let clock = Clock::real();
+        let dt = Duration::from_secs_f64(1.0 / 860.0);
+        let start = clock.now() + dt;
+        let mut late = Vec::with_capacity(8600);
+        for i in 0..8600 {
+            let deadline = start + dt * i;
+            clock.sleep_until(deadline);
+            late.push((clock.now() - deadline).as_secs_f64() * 1e6);
+        }
+        (rt.scheduling.is_ok(), late)
+    });
+    let (fifo, mut late) = handle.join().unwrap();
+    println!(
+        "bare timer at 860 Hz (SCHED_FIFO {fifo}): median {:.1} us, p99 {:.1} us, max {:.1} us \
+         over {} sleeps",
+        percentile(&mut late, 0.5),
+        percentile(&mut late, 0.99),
+        percentile(&mut late, 1.0),
+        late.len()
     );
 }
 
@@ -276,6 +309,7 @@ fn main() {
     peak_rss();
     cpu_per_quad();
     wall_per_quad();
+    timer_baseline();
     lateness(Duration::ZERO);
     lateness(Duration::from_micros(100));
     interrupt_latency();
