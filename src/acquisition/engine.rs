@@ -25,6 +25,9 @@ const COMMAND_CAPACITY: usize = 64;
 pub const EVENT_CAPACITY: usize = 8192;
 /// How long the idle engine waits for a command before beating its heart again.
 const IDLE_TICK: Duration = Duration::from_millis(100);
+/// The longest the engine sleeps without looking at its commands (the interrupt latency, plus the
+/// operating system's wake-up time).
+const WAIT_SLICE: Duration = Duration::from_millis(2);
 /// The longest the engine waits, between two quadrupoles, for room in the event ring.
 const MAX_BACKPRESSURE: Duration = Duration::from_secs(30);
 
@@ -344,7 +347,9 @@ impl<F: Frontend> Worker<F> {
         Ok(())
     }
 
-    /// Waits until `deadline`, taking commands at least every millisecond (real clock).
+    /// Waits until `deadline`, taking commands at least every [`WAIT_SLICE`] (real clock). A
+    /// wait no longer than a slice (the wait for the next sample) is one sleep, so the sample
+    /// deadlines see one wake-up each.
     pub(crate) fn wait_until(&mut self, deadline: Duration) -> Result<(), Stop> {
         loop {
             self.poll()?;
@@ -355,7 +360,7 @@ impl<F: Frontend> Worker<F> {
             let step = if self.clock.is_virtual() {
                 deadline
             } else {
-                deadline.min(now + Duration::from_millis(1))
+                deadline.min(now + WAIT_SLICE)
             };
             self.clock.sleep_until(step);
         }
