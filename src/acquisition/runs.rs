@@ -16,6 +16,13 @@ const MAX_CONSECUTIVE_FAULTS: u32 = 5;
 const EVENTS_PER_QUAD: usize = 8;
 
 impl<F: Frontend> Worker<F> {
+    /// The settings of a run (the engine's own unless given), within what the converters can do.
+    fn effective(&self, settings: Option<Settings>) -> Settings {
+        let mut s = settings.unwrap_or_else(|| self.settings.clone());
+        s.sampling_rate = s.sampling_rate.min(self.fe.info().max_sampling_rate_hz);
+        s
+    }
+
     /// Prepares a run: buffer sized for `s`, state, supply powered.
     fn start_run(
         &mut self,
@@ -74,7 +81,7 @@ impl<F: Frontend> Worker<F> {
         quad: Quadrupole,
         settings: Option<Settings>,
     ) -> Result<(), Stop> {
-        let s = settings.unwrap_or_else(|| self.settings.clone());
+        let s = self.effective(settings);
         let result = self
             .start_run(run, RunKind::Measure, 1, 1, &s)
             .and_then(|powered| {
@@ -109,7 +116,7 @@ impl<F: Frontend> Worker<F> {
         sequence: &[Quadrupole],
         settings: Option<Settings>,
     ) -> Result<(), Stop> {
-        let s = settings.unwrap_or_else(|| self.settings.clone());
+        let s = self.effective(settings);
         let total = sequence.len() as u32;
         let mut records = 0u32;
         let result = self.sequence_body(run, sequence, &s, total, &mut records);
@@ -219,7 +226,7 @@ impl<F: Frontend> Worker<F> {
         pairs: &[(Electrode, Electrode)],
         vab: f64,
     ) -> Result<(), Stop> {
-        let s = self.settings.clone();
+        let s = self.effective(None);
         let total = pairs.len() as u32;
         let mut done = 0u32;
         let result = (|| {

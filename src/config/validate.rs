@@ -125,7 +125,9 @@ fn acquisition(table: &toml::Table) -> Result<AcquisitionConfig, FieldError> {
             spacing: positive("acquisition.elec_spacing", spacing.unwrap_or(1.0), "metres")?,
         },
     };
-    let rt_priority = extra.rt_priority.unwrap_or(50);
+    let rt_priority = extra.rt_priority.unwrap_or(i64::from(
+        crate::acquisition::EngineOptions::default().rt_priority,
+    ));
     if !(0..=99).contains(&rt_priority) {
         return Err(FieldError::new(
             "acquisition.rt_priority",
