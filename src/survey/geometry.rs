@@ -9,7 +9,6 @@
 //! are refused: the half-space formula does not hold there, and absolute elevations (topography)
 //! would silently give wrong k.
 
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use super::quad::{Electrode, Quadrupole};
@@ -146,21 +145,16 @@ impl Geometry {
 
     /// Reads a positions file (format of [`Geometry::parse`]); errors name the path.
     pub fn read_file(path: &Path) -> Result<Self, GeometryError> {
-        let read_error = |cause| GeometryError::Read {
-            path: path.to_path_buf(),
-            cause,
-        };
-        let file = std::fs::File::open(path).map_err(read_error)?;
-        let mut text = String::new();
-        file.take(MAX_FILE_BYTES + 1)
-            .read_to_string(&mut text)
-            .map_err(read_error)?;
-        if text.len() as u64 > MAX_FILE_BYTES {
-            return Err(GeometryError::TooLarge {
+        let text = super::read_text_file(path, MAX_FILE_BYTES).map_err(|e| match e {
+            Some(cause) => GeometryError::Read {
+                path: path.to_path_buf(),
+                cause,
+            },
+            None => GeometryError::TooLarge {
                 path: path.to_path_buf(),
                 limit: MAX_FILE_BYTES,
-            });
-        }
+            },
+        })?;
         Self::parse(&text).map_err(|error| GeometryError::File {
             path: path.to_path_buf(),
             error: Box::new(error),

@@ -14,7 +14,6 @@
 
 use std::collections::HashMap;
 use std::fmt::{Display, Write as _};
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use super::quad::{Electrode, QuadError, Quadrupole};
@@ -101,21 +100,16 @@ impl Sequence {
 
     /// Reads and parses a sequence file; errors name the path (and the line).
     pub fn read_file(path: &Path) -> Result<Self, SequenceError> {
-        let read_error = |cause| SequenceError::Read {
-            path: path.to_path_buf(),
-            cause,
-        };
-        let file = std::fs::File::open(path).map_err(read_error)?;
-        let mut text = String::new();
-        file.take(MAX_FILE_BYTES + 1)
-            .read_to_string(&mut text)
-            .map_err(read_error)?;
-        if text.len() as u64 > MAX_FILE_BYTES {
-            return Err(SequenceError::TooLarge {
+        let text = super::read_text_file(path, MAX_FILE_BYTES).map_err(|e| match e {
+            Some(cause) => SequenceError::Read {
+                path: path.to_path_buf(),
+                cause,
+            },
+            None => SequenceError::TooLarge {
                 path: path.to_path_buf(),
                 limit: MAX_FILE_BYTES,
-            });
-        }
+            },
+        })?;
         Self::parse(&text).map_err(|error| SequenceError::File {
             path: path.to_path_buf(),
             error: Box::new(error),
