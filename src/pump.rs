@@ -174,7 +174,7 @@ impl Pump {
                 let record = Record::new(&measurement, seq, survey, self.cmd_id(run));
                 match &mut self.survey {
                     Some(w) => w.append(&record)?,
-                    None => self.store.remember_seq()?,
+                    None => self.store.append_single(&record)?,
                 }
                 Output::Record(Box::new(record))
             }

@@ -129,6 +129,10 @@ fn measure_prints_a_json_record() {
     let o = ohmpi(dir.path(), &args);
     let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
     assert_eq!(v["seq"], 2);
+    // Both records are on disk, not only printed.
+    let single = read_survey(&dir.path().join("data/single_measurements.csv")).unwrap();
+    let seqs: Vec<_> = single.rows.iter().map(|r| r.number("seq")).collect();
+    assert_eq!(seqs, [Some(1.0), Some(2.0)]);
 }
 
 #[test]
@@ -231,7 +235,7 @@ fn bad_input_gets_a_readable_error() {
     fails_with(
         d,
         &["survey", "--set", "acquisition.duty_cycle=3"],
-        &["acquisition.duty_cycle", "(0, 1]"],
+        &["acquisition.duty_cycle", "between 0.01 and 1"],
     );
     fails_with(
         d,

@@ -506,9 +506,162 @@ fn a_panic_in_the_acquisition_thread_leaves_the_hardware_safe() {
     }
     assert!(stopped, "the engine reports that it stopped");
     assert!(flag.load(Ordering::SeqCst), "reset after the panic");
+    // The thread ends right after reporting it.
+    while rig.engine.is_running() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
     assert!(!rig.engine.is_running());
     assert!(matches!(
         rig.probe.actions().last(),
         Some((_, SimAction::Reset))
     ));
+}
+
+/// Times of the probe's actions that match `f`.
+fn times(actions: &[(Duration, SimAction)], f: impl Fn(&SimAction) -> bool) -> Vec<Duration> {
+    actions
+        .iter()
+        .filter(|(_, a)| f(a))
+        .map(|(t, _)| *t)
+        .collect()
+}
+
+#[test]
+fn relays_get_their_activation_and_release_times() {
+    let settings = Settings {
+        duty_cycle: 1.0,
+        nb_stack: 2,
+        ..Settings::default()
+    };
+    let mut rig = rig(DEFAULT_SYSTEM, quiet(), None, settings);
+    let log = rig.run_sequence(&sequence(32, ArraySpec::wenner(1))[..4], None);
+    assert_eq!(log.outcome, Some(Outcome::Completed));
+    let actions = rig.probe.actions();
+    let ms = Duration::from_millis;
+    let mut last_switch = None;
+    let mut last_off = None;
+    let mut pulsed = false;
+    for (t, a) in &actions {
+        match a {
+            SimAction::Switch(_) => last_switch = Some(*t),
+            SimAction::Polarity(Polarity::Off) => last_off = Some(*t),
+            SimAction::Polarity(_) => {
+                pulsed = true;
+                // mux_2024 closes in 10 ms; the polarity relays of mb_2024 open in 5 ms.
+                assert!(*t >= last_switch.unwrap() + ms(10), "{t:?} after switch");
+                if let Some(off) = last_off.filter(|off| *off > last_switch.unwrap()) {
+                    assert!(*t >= off + ms(5), "{t:?}: polarity {off:?} not yet open");
+                }
+            }
+            SimAction::Release if std::mem::take(&mut pulsed) => {
+                assert!(
+                    *t >= last_off.unwrap() + ms(5),
+                    "release at {t:?} with current flowing"
+                );
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(
+        times(&actions, |a| matches!(a, SimAction::Switch(_))).len(),
+        4
+    );
+}
+
+#[test]
+fn a_saturating_test_pulse_lowers_vab_instead_of_trusting_it() {
+    // 50 V into 10-ohm contacts would drive far more than the 48 mA the board reads.
+    let sim = SimConfig {
+        contact_ohm: 10.0,
+        ..quiet()
+    };
+    let settings = Settings {
+        vab_req: 50.0,
+        ..Settings::default()
+    };
+    let log = run(
+        DEFAULT_SYSTEM,
+        sim,
+        settings,
+        &sequence(32, ArraySpec::wenner(1)),
+    );
+    assert_eq!(log.outcome, Some(Outcome::Completed));
+    for m in &log.records {
+        let i = m.iab_ma.unwrap();
+        assert!(i < 48.0, "{m:?}");
+        assert!(m.vab_v * i / 1000.0 <= 2.5 * 1.01, "power limit: {m:?}");
+        assert!(m.quality.contains(Quality::CURRENT_LIMITED), "{m:?}");
+        assert!(!m.quality.contains(Quality::SATURATED), "{m:?}");
+        assert!((m.rhoa_ohmm.unwrap() - 100.0).abs() < 0.1);
+    }
+}
+
+#[test]
+fn an_interrupt_during_the_discharge_still_discharges_and_opens_the_relay() {
+    let sim = SimConfig {
+        clock: ClockKind::Real,
+        ..quiet()
+    };
+    let settings = Settings {
+        strategy: Strategy::Fixed,
+        vab_req: 20.0,
+        injection_duration: 0.05,
+        ..Settings::default()
+    };
+    let mut rig = rig(DEFAULT_SYSTEM, sim, None, settings);
+    rig.engine
+        .try_send(Command::RunSequence {
+            run: 1,
+            sequence: Arc::from(sequence(32, ArraySpec::wenner(1))),
+            settings: None,
+        })
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !rig
+        .probe
+        .actions()
+        .iter()
+        .any(|(_, a)| *a == SimAction::Discharge(true))
+    {
+        assert!(Instant::now() < deadline, "no discharge seen");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    rig.engine.try_send(Command::Interrupt).unwrap();
+    let log = rig.collect();
+    assert_eq!(log.outcome, Some(Outcome::Interrupted));
+    let actions = rig.probe.actions();
+    let last_discharge = actions
+        .iter()
+        .rev()
+        .find(|(_, a)| matches!(a, SimAction::Discharge(_)));
+    assert_eq!(
+        last_discharge.map(|x| x.1),
+        Some(SimAction::Discharge(false))
+    );
+    assert_safe(&actions);
+}
+
+#[test]
+fn the_waveform_holds_the_pulse_train_and_not_the_test_pulses() {
+    let settings = Settings {
+        full_waveform: true,
+        ..Settings::default()
+    };
+    let mut rig = rig(DEFAULT_SYSTEM, quiet(), None, settings);
+    let log = rig.run_sequence(&sequence(32, ArraySpec::wenner(1))[..2], None);
+    let samples: Vec<_> = log
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Sample { sample, .. } => Some(*sample),
+            _ => None,
+        })
+        .collect();
+    // 0.2 s on and 0.2 s off per pulse, two pulses, at 860 SPS: 4 x 172 per quadrupole.
+    assert_eq!(samples.len(), 2 * 4 * 172);
+    let first = log.records[0].quad;
+    let of_first: Vec<_> = samples.iter().filter(|s| s.quad == first).collect();
+    assert_eq!(of_first.len(), 688);
+    assert_eq!(of_first.iter().filter(|s| s.pulse == 0).count(), 344);
+    assert!(of_first.windows(2).all(|w| w[1].t_s > w[0].t_s));
 }

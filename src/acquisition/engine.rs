@@ -202,6 +202,8 @@ pub(crate) struct Worker<F: Frontend> {
     pub(crate) dropped_in_quad: u32,
     /// The injection supply is on and has had its power-up time.
     pub(crate) powered: bool,
+    /// The supply was set above the discharge threshold and has not been discharged since.
+    pub(crate) charged: bool,
     paused: bool,
     state: EngineState,
 }
@@ -227,6 +229,7 @@ impl<F: Frontend> Worker<F> {
             buf: Vec::new(),
             dropped_in_quad: 0,
             powered: false,
+            charged: false,
             paused: false,
             state: EngineState::Stopped,
         }
@@ -273,7 +276,9 @@ impl<F: Frontend> Worker<F> {
                 break;
             }
             self.paused = false;
-            self.set_state(EngineState::Idle);
+            if self.state != EngineState::Fault {
+                self.set_state(EngineState::Idle);
+            }
         }
     }
 
@@ -299,22 +304,22 @@ impl<F: Frontend> Worker<F> {
         }
     }
 
-    /// Between quadrupoles: waits (bounded) until the ring has room for `slots` events, so that
-    /// no record is ever dropped because the consumer is momentarily slow.
-    pub(crate) fn reserve(&mut self, slots: usize) -> Result<(), Stop> {
+    /// Outside the sample loop: waits (bounded) until the ring has room for `slots` events, so
+    /// that no record is ever dropped because the consumer is momentarily slow. Commands stay
+    /// queued meanwhile (the hardware is idle or safe whenever this is called).
+    pub(crate) fn reserve(&mut self, slots: usize) {
         let slots = slots.min(EVENT_CAPACITY);
         if self.events.slots() >= slots {
-            return Ok(());
+            return;
         }
         self.counters
             .backpressure_waits
             .fetch_add(1, Ordering::Relaxed);
         let start = Instant::now();
         while self.events.slots() < slots && start.elapsed() < MAX_BACKPRESSURE {
-            self.poll()?;
+            self.beat();
             std::thread::sleep(Duration::from_millis(1));
         }
-        Ok(())
     }
 
     /// Takes pending commands without waiting. Interrupt and shutdown stop the run; measuring
@@ -352,6 +357,7 @@ impl<F: Frontend> Worker<F> {
     /// deadlines see one wake-up each.
     pub(crate) fn wait_until(&mut self, deadline: Duration) -> Result<(), Stop> {
         loop {
+            self.beat();
             self.poll()?;
             let now = self.clock.now();
             if now >= deadline {
@@ -372,6 +378,7 @@ impl<F: Frontend> Worker<F> {
         if !self.paused {
             return Ok(());
         }
+        self.make_safe();
         self.set_state(EngineState::Paused);
         while self.paused {
             self.beat();
@@ -397,30 +404,44 @@ impl<F: Frontend> Worker<F> {
         Ok(())
     }
 
-    /// Injection off, relays open, supply off. Each step is tried even if another fails; if any
-    /// fails, a full reset follows.
-    pub(crate) fn make_safe(&mut self) {
+    /// Injection off, relays open, supply off and, where the board can, discharged; every step
+    /// is tried even if another fails, and a full reset follows any failure. Returns whether
+    /// the hardware is safe; if not, the engine enters the fault state.
+    pub(crate) fn make_safe(&mut self) -> bool {
         use crate::hardware::Polarity;
-        let mut ok = true;
-        for _ in 0..3 {
-            if self.fe.set_polarity(Polarity::Off).is_ok() {
-                break;
-            }
-            ok = false;
-        }
+        let injection_off = (0..3).any(|_| self.fe.set_polarity(Polarity::Off).is_ok());
+        // The multiplexers open only once the polarity relays have cut the current.
+        self.clock.sleep(self.fe.info().timings.polarity_release);
         let released = (0..3).any(|_| self.fe.release().is_ok());
-        let off = (0..3).any(|_| self.fe.set_power(false).is_ok());
+        let power_off = (0..3).any(|_| self.fe.set_power(false).is_ok());
         self.powered = false;
-        if !(ok && released && off) {
-            if let Err(e) = self.fe.reset() {
+        let mut discharged = true;
+        if self.charged && self.fe.info().can_discharge {
+            discharged = self.fe.set_discharge(true).is_ok();
+            // Injection is already off: nothing to obey while the supply empties.
+            self.clock.sleep(self.fe.info().timings.discharge);
+        }
+        self.charged = false;
+        let discharge_open = (0..3).any(|_| self.fe.set_discharge(false).is_ok());
+        if injection_off && released && power_off && discharged && discharge_open {
+            return true;
+        }
+        match self.fe.reset() {
+            Ok(()) => true,
+            Err(e) => {
                 self.emit(Event::Fault {
                     run: None,
                     quad: None,
                     error: e,
                 });
                 self.set_state(EngineState::Fault);
+                false
             }
         }
+    }
+
+    pub(crate) fn state(&self) -> EngineState {
+        self.state
     }
 }
 

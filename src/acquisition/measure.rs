@@ -17,8 +17,12 @@ use crate::survey::{Electrode, Measurement, Quadrupole, Quality};
 
 /// Samples taken after this fraction of a pulse enter the statistics (the last third is used).
 const USABLE_FROM: f64 = 2.0 / 3.0;
-/// Length of each test pulse of a Vab search \[s\].
+/// Length of each test pulse of a Vab search \[s\], unless the pulses are shorter.
 const TEST_PULSE_S: f64 = 0.1;
+/// A test pulse holds at least this many readings (the last third enters the estimate).
+const TEST_PULSE_SAMPLES: f64 = 9.0;
+/// Test-pulse rounds of a Vab search (each after lowering Vab from a saturated reading).
+const MAX_SEARCH_STEPS: usize = 3;
 /// Relative spread of R above which a record is flagged `high_std` \[%\].
 const HIGH_STD_PCT: f64 = 5.0;
 /// Currents below this are not a measurement, whatever `iab_min` says \[mA\].
@@ -30,7 +34,10 @@ const DISCHARGE_ABOVE_V: f64 = 12.5;
 pub(crate) fn readings_needed(s: &Settings) -> usize {
     let per = |d: f64| (d * s.sampling_rate).ceil() as usize + 2;
     let train = usize::from(s.nb_stack) * 2 * (per(s.injection_duration) + per(s.off_time()));
-    train + 2 * per(TEST_PULSE_S.min(s.injection_duration))
+    let test = TEST_PULSE_S
+        .min(s.injection_duration)
+        .max(TEST_PULSE_SAMPLES / s.sampling_rate);
+    train + 2 * per(test)
 }
 
 /// What a sampling window of a pulse needs to know.
@@ -44,6 +51,22 @@ struct Window {
     duration: f64,
     /// Readings from this instant enter the statistics (`None`: none do).
     usable_from: Option<Duration>,
+    /// Send the readings on as waveform samples.
+    waveform: bool,
+}
+
+/// One pulse of a quadrupole.
+struct Pulse {
+    quad: Quadrupole,
+    /// Start of the quadrupole, for sample times.
+    t0: Duration,
+    index: u16,
+    polarity: Polarity,
+    /// Current on [s], then off [s].
+    on: f64,
+    off: f64,
+    /// Send the readings on as waveform samples.
+    waveform: bool,
 }
 
 impl<F: Frontend> Worker<F> {
@@ -135,7 +158,8 @@ impl<F: Frontend> Worker<F> {
         self.fe.check_quad(quad)?;
         self.ensure_powered()?;
         self.fe.switch(quad)?;
-        self.wait_until(t0 + timings.mux_activation)?;
+        let switched = self.clock.now();
+        self.wait_until(switched + timings.mux_activation)?;
 
         let choice = self.choose_vab(run, quad, s, t0)?;
         m.vab_v = choice.vab_v;
@@ -147,70 +171,56 @@ impl<F: Frontend> Worker<F> {
         let off = s.off_time();
         for stack in 0..s.nb_stack {
             for (k, polarity) in [(0u16, Polarity::Positive), (1, Polarity::Negative)] {
-                let pulse = stack * 2 + k;
-                self.pulse(run, quad, t0, pulse, polarity, s.injection_duration, off, s)?;
+                let pulse = Pulse {
+                    quad,
+                    t0,
+                    index: stack * 2 + k,
+                    polarity,
+                    on: s.injection_duration,
+                    off,
+                    waveform: s.full_waveform,
+                };
+                self.pulse(run, s, pulse)?;
             }
         }
         self.fe.release()?;
         let released = self.clock.now();
         self.wait_until(released + timings.mux_release)?;
-        if self.fe.info().can_discharge && m.vab_v > DISCHARGE_ABOVE_V {
+        if self.fe.info().can_discharge && self.charged {
             self.fe.set_discharge(true)?;
             let start = self.clock.now();
             self.wait_until(start + timings.discharge)?;
             self.fe.set_discharge(false)?;
+            self.charged = false;
         }
         self.finish(s, m);
         Ok(())
     }
 
-    /// One pulse of `polarity` followed by its off time, sampled throughout.
-    #[allow(clippy::too_many_arguments)]
-    fn pulse(
-        &mut self,
-        run: RunId,
-        quad: Quadrupole,
-        t0: Duration,
-        pulse: u16,
-        polarity: Polarity,
-        on: f64,
-        off: f64,
-        s: &Settings,
-    ) -> Result<(), Abort> {
-        let activation = self.fe.info().timings.polarity_activation;
-        self.fe.set_polarity(polarity)?;
-        let start = self.clock.now() + activation;
+    /// One pulse followed by its off time, sampled throughout. The next relay command waits at
+    /// least the polarity relays' release time after this pulse is switched off.
+    fn pulse(&mut self, run: RunId, s: &Settings, p: Pulse) -> Result<(), Abort> {
+        let timings = self.fe.info().timings;
+        self.fe.set_polarity(p.polarity)?;
+        let start = self.clock.now() + timings.polarity_activation;
         self.wait_until(start)?;
-        self.sample_window(
-            run,
-            s,
-            Window {
-                quad,
-                t0,
-                pulse,
-                polarity: polarity.sign(),
-                start,
-                duration: on,
-                usable_from: Some(start + Duration::from_secs_f64(on * USABLE_FROM)),
-            },
-        )?;
+        let window = |polarity: i8, start: Duration, duration: f64, usable: bool| Window {
+            quad: p.quad,
+            t0: p.t0,
+            pulse: p.index,
+            polarity,
+            start,
+            duration,
+            usable_from: usable.then(|| start + Duration::from_secs_f64(duration * USABLE_FROM)),
+            waveform: p.waveform,
+        };
+        self.sample_window(run, s, window(p.polarity.sign(), start, p.on, true))?;
         self.fe.set_polarity(Polarity::Off)?;
-        if off > 0.0 {
-            let start = self.clock.now();
-            self.sample_window(
-                run,
-                s,
-                Window {
-                    quad,
-                    t0,
-                    pulse,
-                    polarity: 0,
-                    start,
-                    duration: off,
-                    usable_from: None,
-                },
-            )?;
+        let off_at = self.clock.now();
+        if p.off > 0.0 {
+            self.sample_window(run, s, window(0, off_at, p.off, false))?;
         }
+        self.wait_until(off_at + timings.polarity_release)?;
         Ok(())
     }
 
@@ -258,7 +268,7 @@ impl<F: Frontend> Worker<F> {
                 iab_ma: raw.iab_ma,
                 vmn_mv: raw.vmn_mv,
             });
-            if s.full_waveform {
+            if w.waveform {
                 self.emit(Event::Sample {
                     run,
                     sample: Sample {
@@ -302,21 +312,34 @@ impl<F: Frontend> Worker<F> {
                 limited: first.limited,
             });
         }
-        let test = TEST_PULSE_S.min(s.injection_duration);
-        self.buf.clear();
-        for (k, polarity) in [(0u16, Polarity::Positive), (1, Polarity::Negative)] {
-            self.pulse(run, quad, t0, k, polarity, test, 0.0, s)?;
+        let mut limited = first.limited;
+        let mut estimate = None;
+        for _ in 0..MAX_SEARCH_STEPS {
+            let st = self.test_pulses(run, quad, s, t0)?;
+            if !st.saturated {
+                estimate = match (st.iab_ma, st.r_ohm) {
+                    (Some(i), Some(r)) if i > CURRENT_FLOOR_MA => Some(Estimate {
+                        rab_kohm: vab / i,
+                        r_ohm: r,
+                    }),
+                    // No current: nothing to scale from; stay at the requested voltage.
+                    _ => None,
+                };
+                break;
+            }
+            // A converter at full scale: the true current or voltage is unknown but too high.
+            limited = true;
+            let lower = (vab / 4.0).max(info.limits.vab_min_v);
+            if lower >= vab {
+                break;
+            }
+            vab = self.set_vab_settled(lower)?;
         }
-        let st = stats::compute(&self.buf);
-        let estimate = match (st.iab_ma, st.r_ohm) {
-            (Some(i), Some(r)) if i > CURRENT_FLOOR_MA => Estimate {
-                rab_kohm: vab / i,
-                r_ohm: r,
-            },
-            _ => Estimate {
-                rab_kohm: f64::INFINITY,
-                r_ohm: 0.0,
-            },
+        let Some(estimate) = estimate else {
+            return Ok(strategy::Choice {
+                vab_v: vab,
+                limited,
+            });
         };
         let choice = strategy::choose(s, &info.limits, Some(&estimate));
         if (choice.vab_v - vab).abs() > 0.01 {
@@ -324,13 +347,44 @@ impl<F: Frontend> Worker<F> {
         }
         Ok(strategy::Choice {
             vab_v: vab,
-            limited: choice.limited,
+            limited: limited || choice.limited,
         })
+    }
+
+    /// A + and a − test pulse at the present Vab, long enough for the statistics; their
+    /// readings are not part of the record or the waveform.
+    fn test_pulses(
+        &mut self,
+        run: RunId,
+        quad: Quadrupole,
+        s: &Settings,
+        t0: Duration,
+    ) -> Result<stats::Stats, Abort> {
+        let on = TEST_PULSE_S
+            .min(s.injection_duration)
+            .max(TEST_PULSE_SAMPLES / s.sampling_rate);
+        self.buf.clear();
+        for (index, polarity) in [(0u16, Polarity::Positive), (1, Polarity::Negative)] {
+            let pulse = Pulse {
+                quad,
+                t0,
+                index,
+                polarity,
+                on,
+                off: 0.0,
+                waveform: false,
+            };
+            self.pulse(run, s, pulse)?;
+        }
+        Ok(stats::compute(&self.buf))
     }
 
     fn set_vab_settled(&mut self, volts: f64) -> Result<f64, Abort> {
         let settle = self.fe.info().timings.supply_settle;
         let v = self.fe.set_vab(volts)?;
+        if v > DISCHARGE_ABOVE_V {
+            self.charged = true;
+        }
         let now = self.clock.now();
         self.wait_until(now + settle)?;
         Ok(v)
@@ -400,13 +454,24 @@ impl<F: Frontend> Worker<F> {
             let timings = self.fe.info().timings;
             self.ensure_powered()?;
             self.fe.switch_pair(a, b)?;
-            self.wait_until(t0 + timings.mux_activation)?;
+            let switched = self.clock.now();
+            self.wait_until(switched + timings.mux_activation)?;
             vab_v = match self.fe.info().supply {
                 Supply::Fixed { voltage_v } => self.fe.set_vab(voltage_v)?,
                 Supply::Adjustable => self.set_vab_settled(vab)?,
             };
-            let test = TEST_PULSE_S.min(s.injection_duration);
-            self.pulse(run, pseudo, t0, 0, Polarity::Positive, test, 0.0, s)?;
+            let pulse = Pulse {
+                quad: pseudo,
+                t0,
+                index: 0,
+                polarity: Polarity::Positive,
+                on: TEST_PULSE_S
+                    .min(s.injection_duration)
+                    .max(TEST_PULSE_SAMPLES / s.sampling_rate),
+                off: 0.0,
+                waveform: false,
+            };
+            self.pulse(run, s, pulse)?;
             self.fe.release()?;
             let now = self.clock.now();
             self.wait_until(now + timings.mux_release)?;

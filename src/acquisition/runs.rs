@@ -14,6 +14,8 @@ use crate::survey::{Electrode, Quadrupole, Quality};
 const MAX_CONSECUTIVE_FAULTS: u32 = 5;
 /// Events one quadrupole produces besides its samples (record, progress, fault, state…).
 const EVENTS_PER_QUAD: usize = 8;
+/// Between two surveys, a wait longer than this is spent with the hardware safe and unpowered.
+const IDLE_BETWEEN_SURVEYS: Duration = Duration::from_secs(10);
 
 impl<F: Frontend> Worker<F> {
     /// The settings of a run (the engine's own unless given), within what the converters can do.
@@ -32,6 +34,15 @@ impl<F: Frontend> Worker<F> {
         surveys: u32,
         s: &Settings,
     ) -> Result<bool, Stop> {
+        if self.state() == EngineState::Fault && !self.make_safe() {
+            self.emit(Event::RunStarted {
+                run,
+                kind,
+                total,
+                surveys,
+            });
+            return Ok(false);
+        }
         let needed = readings_needed(s);
         if self.buf.capacity() < needed {
             self.buf.reserve_exact(needed - self.buf.len());
@@ -60,6 +71,7 @@ impl<F: Frontend> Worker<F> {
 
     /// Ends a run: hardware safe, state back to idle, the outcome reported.
     fn end_run(&mut self, run: RunId, outcome: Outcome, records: u32) {
+        self.reserve(EVENTS_PER_QUAD);
         self.set_state(EngineState::Stopping);
         self.make_safe();
         self.emit(Event::RunEnded {
@@ -153,16 +165,18 @@ impl<F: Frontend> Worker<F> {
         for index in 0..s.nb_meas {
             if index > 0 {
                 let next = run_start + Duration::from_secs_f64(s.sequence_delay * f64::from(index));
+                if next > self.clock.now() + IDLE_BETWEEN_SURVEYS {
+                    // A long wait between surveys: supply off and relays open meanwhile.
+                    self.make_safe();
+                }
                 self.wait_until(next)?;
             }
             let time = self.clock.wall();
             self.emit(Event::SurveyStarted { run, index, time });
             let mut faults = 0u32;
             for (done, quad) in sequence.iter().enumerate() {
-                if let Err(stop) = self
-                    .hold_while_paused()
-                    .and_then(|()| self.reserve(EVENTS_PER_QUAD + samples_per_quad))
-                {
+                self.reserve(EVENTS_PER_QUAD + samples_per_quad);
+                if let Err(stop) = self.hold_while_paused() {
                     self.emit(Event::SurveyEnded {
                         run,
                         index,
@@ -182,6 +196,7 @@ impl<F: Frontend> Worker<F> {
                         return Err(stop);
                     }
                 };
+                self.reserve(EVENTS_PER_QUAD);
                 quad_time.push(m.duration_s);
                 faults = if m.quality.contains(Quality::FAULT) {
                     faults + 1
@@ -241,7 +256,7 @@ impl<F: Frontend> Worker<F> {
             });
             for &(a, b) in pairs {
                 self.hold_while_paused()?;
-                self.reserve(EVENTS_PER_QUAD)?;
+                self.reserve(EVENTS_PER_QUAD);
                 let contact = self.measure_contact(run, a, b, vab, &s)?;
                 self.emit(Event::Contact { run, contact });
                 done += 1;

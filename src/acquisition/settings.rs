@@ -39,6 +39,11 @@ impl Strategy {
     }
 }
 
+/// The smallest duty cycle (off time 99 times the pulse).
+pub const MIN_DUTY_CYCLE: f64 = 0.01;
+/// The most readings one quadrupole may take (the engine's buffer is sized for them up front).
+pub const MAX_READINGS_PER_QUADRUPOLE: f64 = 1_000_000.0;
+
 /// The highest sampling rate of the ADS1115 converters.
 pub const MAX_SAMPLING_RATE_HZ: f64 = 860.0;
 
@@ -177,10 +182,10 @@ impl Settings {
             s.nb_stack = v as u16;
         }
         if let Some(v) = raw.duty_cycle {
-            if !(v.is_finite() && v > 0.0 && v <= 1.0) {
+            if !(v.is_finite() && (MIN_DUTY_CYCLE..=1.0).contains(&v)) {
                 return Err(FieldError::new(
                     "duty_cycle",
-                    format!("must be in (0, 1] (1 = no off time), got {v}"),
+                    format!("must be between {MIN_DUTY_CYCLE} and 1 (1 = no off time), got {v}"),
                 ));
             }
             s.duty_cycle = v;
@@ -289,6 +294,20 @@ impl Settings {
                 ));
             }
         }
+        let readings = f64::from(self.nb_stack)
+            * 2.0
+            * (self.injection_duration + self.off_time())
+            * self.sampling_rate;
+        if readings > MAX_READINGS_PER_QUADRUPOLE {
+            return Err(FieldError::new(
+                "nb_stack",
+                format!(
+                    "nb_stack x 2 x (injection_duration + off time) x sampling_rate gives \
+                     {readings:.0} readings per quadrupole; at most {MAX_READINGS_PER_QUADRUPOLE} \
+                     (fewer stacks, shorter pulses or a lower sampling_rate)"
+                ),
+            ));
+        }
         // The pulse must hold enough samples for the statistics (the last third is used).
         let per_pulse = self.injection_duration * self.sampling_rate;
         if per_pulse < 6.0 {
@@ -329,7 +348,7 @@ mod tests {
         };
         let e = s.apply(&bad).unwrap_err();
         assert_eq!(e.field, "duty_cycle");
-        assert!(e.message.contains("(0, 1]"), "{e}");
+        assert!(e.message.contains("between 0.01 and 1"), "{e}");
 
         let bad = RawSettings {
             sampling_rate: Some(2000.0),
@@ -343,6 +362,23 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(s.apply(&bad).unwrap_err().field, "vab_min");
+
+        // Settings that would need an unreasonable buffer are refused up front.
+        let huge = RawSettings {
+            nb_stack: Some(1000),
+            injection_duration: Some(15.0),
+            ..Default::default()
+        };
+        let e = s.apply(&huge).unwrap_err();
+        assert!(
+            e.field == "nb_stack" && e.message.contains("readings"),
+            "{e}"
+        );
+        let bad = RawSettings {
+            duty_cycle: Some(1e-300),
+            ..Default::default()
+        };
+        assert_eq!(s.apply(&bad).unwrap_err().field, "duty_cycle");
 
         let unknown = serde_json::from_str::<RawSettings>(r#"{"nb_stacks": 3}"#).unwrap_err();
         assert!(unknown.to_string().contains("nb_stacks"));

@@ -11,6 +11,8 @@ use crate::timestamp::Utc;
 
 /// Name of the file that remembers the last sequence number handed out.
 const SEQ_FILE: &str = ".seq";
+/// Records of lone measurements (not part of any survey), same columns as a survey file.
+pub const SINGLE_FILE: &str = "single_measurements.csv";
 /// Bytes read from the end of a survey file to find its last sequence number.
 const TAIL_BYTES: u64 = 16 * 1024;
 
@@ -20,6 +22,14 @@ pub struct Store {
     dir: PathBuf,
     /// The last sequence number handed out (0: none yet).
     last_seq: u64,
+}
+
+/// Whether `name` is a survey's measurements file (not its waveform or contact file).
+fn is_survey_file(name: &str) -> bool {
+    name.starts_with("measurements_")
+        && name.ends_with(".csv")
+        && !name.ends_with("_fw.csv")
+        && !name.ends_with("_rs.csv")
 }
 
 /// Syncs a directory so that a file created in it survives a power cut.
@@ -35,8 +45,10 @@ fn last_seq_in(path: &Path) -> Option<u64> {
     let len = f.metadata().ok()?.len();
     let start = len.saturating_sub(TAIL_BYTES);
     f.seek(SeekFrom::Start(start)).ok()?;
-    let mut tail = String::new();
-    f.read_to_string(&mut tail).ok()?;
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes).ok()?;
+    // The cut may fall inside a multi-byte character: decode leniently.
+    let tail = String::from_utf8_lossy(&bytes);
     let complete = &tail[..tail.rfind('\n')?];
     let seq_col = super::SURVEY_COLUMNS.iter().position(|c| *c == "seq")?;
     complete
@@ -60,11 +72,7 @@ impl Store {
         for entry in fs::read_dir(&dir).map_err(StorageError::io(&dir))? {
             let path = entry.map_err(StorageError::io(&dir))?.path();
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if name.starts_with("measurements_")
-                && name.ends_with(".csv")
-                && !name.contains("_fw")
-                && !name.contains("_rs")
-            {
+            if is_survey_file(name) || name == SINGLE_FILE {
                 if let Some(seq) = last_seq_in(&path) {
                     last_seq = last_seq.max(seq);
                 }
@@ -86,6 +94,23 @@ impl Store {
 
     pub fn last_seq(&self) -> u64 {
         self.last_seq
+    }
+
+    /// Appends a record of a lone measurement to [`SINGLE_FILE`] and syncs it.
+    pub fn append_single(&mut self, record: &crate::survey::Record) -> Result<(), StorageError> {
+        let path = self.dir.join(SINGLE_FILE);
+        let mut f = match OpenOptions::new().append(true).open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let f = create_with_header(&path, &super::columns::header(&super::SURVEY_COLUMNS))?;
+                sync_dir(&self.dir)?;
+                f
+            }
+            Err(e) => return Err(StorageError::io(&path)(e)),
+        };
+        f.write_all(super::columns::survey_row(record).as_bytes())
+            .and_then(|()| f.sync_data())
+            .map_err(StorageError::io(&path))
     }
 
     /// Makes the last sequence number durable by itself (for records stored in no survey file).
@@ -120,13 +145,7 @@ impl Store {
         let mut out: Vec<PathBuf> = fs::read_dir(&self.dir)
             .map_err(StorageError::io(&self.dir))?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                name.starts_with("measurements_")
-                    && name.ends_with(".csv")
-                    && !name.ends_with("_fw.csv")
-                    && !name.ends_with("_rs.csv")
-            })
+            .filter(|p| is_survey_file(p.file_name().and_then(|n| n.to_str()).unwrap_or("")))
             .collect();
         out.sort();
         Ok(out)

@@ -93,6 +93,7 @@ impl SurveyWriter {
         if self.waveform.is_none() {
             let path = self.dir.join(format!("{}_fw.csv", self.stem()));
             let f = create_with_header(&path, &columns::header(&WAVEFORM_COLUMNS))?;
+            sync_dir(&self.dir)?;
             self.waveform = Some((path, BufWriter::with_capacity(64 * 1024, f)));
         }
         let (path, w) = self.waveform.as_mut().expect("just created");
