@@ -455,7 +455,17 @@ fn every_section_refuses_unknown_keys_and_documents_the_known_ones() {
     let text = example_text();
     let lines = parse_example(&text);
     let names = sections(&lines);
-    assert_eq!(names, ["instrument", "hardware", "acquisition", "sim"]);
+    assert_eq!(
+        names,
+        [
+            "instrument",
+            "hardware",
+            "acquisition",
+            "sim",
+            "mqtt",
+            "control"
+        ]
+    );
     for section in &names {
         let header = format!("[{section}]\n");
         assert!(text.contains(&header));

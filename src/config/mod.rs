@@ -5,6 +5,7 @@
 //! defaults that run on the simulator. `--set key=value` overrides any key.
 
 mod error;
+mod mqtt;
 mod overrides;
 mod raw;
 mod validate;
@@ -12,6 +13,7 @@ mod validate;
 use std::path::{Path, PathBuf};
 
 pub use error::{ConfigError, FieldError};
+pub use mqtt::{ControlConfig, MqttConfig, Password, TlsConfig};
 pub use validate::running_on_raspberry_pi;
 
 use crate::acquisition::Settings;
@@ -67,6 +69,8 @@ pub struct Config {
     pub hardware: HardwareConfig,
     pub acquisition: AcquisitionConfig,
     pub sim: SimConfig,
+    pub mqtt: MqttConfig,
+    pub control: ControlConfig,
 }
 
 impl Config {
@@ -125,9 +129,13 @@ impl Config {
                 }
                 "acquisition" => raw.acquisition = table,
                 "sim" => raw.sim = validate::deserialize(table, &section).map_err(invalid)?,
+                "mqtt" => raw.mqtt = validate::deserialize(table, &section).map_err(invalid)?,
+                "control" => {
+                    raw.control = validate::deserialize(table, &section).map_err(invalid)?
+                }
                 _ => {
-                    let message =
-                        "unknown section; expected instrument, hardware, acquisition or sim";
+                    let message = "unknown section; expected instrument, hardware, acquisition, \
+                                   sim, mqtt or control";
                     return Err(invalid(FieldError::new(section, message)));
                 }
             }

@@ -15,6 +15,8 @@ pub struct RawConfig {
     /// by [`crate::acquisition::Settings::apply`], shared with the control commands.
     pub acquisition: toml::Table,
     pub sim: RawSim,
+    pub mqtt: super::mqtt::RawMqtt,
+    pub control: super::mqtt::RawControl,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -92,3 +92,34 @@ fn missing_explicit_file_is_an_error() {
         .to_string();
     assert!(e.contains("/nonexistent/ohmpi.toml"), "{e}");
 }
+
+#[test]
+fn mqtt_defaults_and_errors() {
+    let c = load("[instrument]\nid = \"rig-2\"", &[]).unwrap();
+    assert_eq!(c.mqtt.host, "127.0.0.1");
+    assert_eq!(c.mqtt.port, 1883);
+    assert!(!c.mqtt.explicit_broker);
+    assert_eq!(c.mqtt.prefix, "ohmpi/rig-2");
+    assert_eq!(c.mqtt.client_id, "ohmpi-rig-2");
+    assert!(!c.control.allow_shutdown);
+    let c = load("[mqtt]\nport = 18830", &[]).unwrap();
+    assert!(c.mqtt.explicit_broker);
+    let cases: [(&str, &str); 6] = [
+        ("[mqtt]\nprefix = \"ohmpi/#\"", "mqtt.prefix"),
+        ("[mqtt]\ntls = true", "mqtt.ca_file"),
+        (
+            "[mqtt]\npassword = \"a\"\npassword_file = \"/p\"",
+            "mqtt.password_file",
+        ),
+        ("[mqtt]\nkeepalive_s = 1", "mqtt.keepalive_s"),
+        ("[mqtt]\nlog_level = \"loud\"", "mqtt.log_level"),
+        (
+            "[control]\nallow_everything = true",
+            "control.allow_everything",
+        ),
+    ];
+    for (text, needle) in cases {
+        let e = load(text, &[]).unwrap_err().to_string();
+        assert!(e.contains(needle), "{text}: {e}");
+    }
+}

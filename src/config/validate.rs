@@ -264,6 +264,8 @@ pub fn validate(raw: &RawConfig, source: Option<PathBuf>) -> Result<Config, Fiel
     };
     Ok(Config {
         source,
+        mqtt: super::mqtt::validate_mqtt(&raw.mqtt, &instrument.id)?,
+        control: super::mqtt::validate_control(&raw.control),
         instrument,
         hardware,
         acquisition: acquisition(&raw.acquisition)?,
