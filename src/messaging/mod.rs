@@ -6,4 +6,6 @@
 
 pub mod command;
 pub mod compat;
+pub mod link;
 pub mod reply;
+pub mod topics;

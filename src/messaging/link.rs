@@ -1,0 +1,281 @@
+//! The MQTT link: one rumqttc client whose event loop is polled alone in its own task, and a
+//! cheap handle that publishes without ever waiting on the network.
+//!
+//! Delivery tracking: every publish goes through [`Link::publish`], which notes, under one lock
+//! with the request, which record (`seq`) it carries. The poll task pairs each outgoing publish
+//! with that note (the event loop keeps request order), then each PUBACK with its record, and
+//! reports [`LinkEvent::Acked`]. When the connection drops, everything the client had not sent
+//! or not seen acknowledged is forgotten on purpose: the outbox journal sends it again after the
+//! reconnection, in order, from the last acknowledged record.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rumqttc::{
+    AsyncClient, ConnectionError, Event, EventLoop, LastWill, MqttOptions, Outgoing, Packet, QoS,
+    Transport,
+};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::config::{MqttConfig, Password};
+
+/// Largest packet accepted from the broker: well above the command size limit, so that an
+/// oversize command gets a reply instead of breaking the connection.
+const MAX_INCOMING_PACKET: usize = 16 * 1024 * 1024;
+const MAX_OUTGOING_PACKET: usize = 16 * 1024 * 1024;
+const REQUEST_CAPACITY: usize = 512;
+const EVENT_CAPACITY: usize = 1024;
+const MAX_INFLIGHT: u16 = 100;
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Why the link could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    #[error("cannot read {what} {path}: {cause}")]
+    File {
+        what: &'static str,
+        path: std::path::PathBuf,
+        cause: std::io::Error,
+    },
+}
+
+/// Why a message was not handed to the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PublishError {
+    #[error("not connected to the broker")]
+    NotConnected,
+    #[error("the MQTT client's queue is full")]
+    Full,
+}
+
+/// What the poll task reports.
+#[derive(Debug, Clone)]
+pub enum LinkEvent {
+    Connected,
+    Disconnected(String),
+    Message {
+        topic: String,
+        payload: Vec<u8>,
+    },
+    /// The broker acknowledged the record with this `seq`.
+    Acked(u64),
+}
+
+#[derive(Debug, Default)]
+struct Tracking {
+    connected: bool,
+    /// Records (or `None`) of the publishes handed to the client, not yet seen going out.
+    queued: VecDeque<Option<u64>>,
+    /// Packet id → record, for QoS 1 publishes sent and not yet acknowledged.
+    inflight: HashMap<u16, u64>,
+    dropped_messages: u64,
+}
+
+/// A handle on the link; clone it freely.
+#[derive(Clone)]
+pub struct Link {
+    client: AsyncClient,
+    tracking: Arc<Mutex<Tracking>>,
+    stopping: Arc<AtomicBool>,
+}
+
+/// The running poll task.
+pub struct LinkTask {
+    pub events: mpsc::Receiver<LinkEvent>,
+    pub handle: JoinHandle<()>,
+}
+
+fn read(what: &'static str, path: &std::path::Path) -> Result<Vec<u8>, LinkError> {
+    std::fs::read(path).map_err(|cause| LinkError::File {
+        what,
+        path: path.to_path_buf(),
+        cause,
+    })
+}
+
+/// Client options from the configuration, with `will` as the last will (retained, QoS 1).
+pub fn options(cfg: &MqttConfig, will: (String, String)) -> Result<MqttOptions, LinkError> {
+    let mut o = MqttOptions::new(cfg.client_id.clone(), cfg.host.clone(), cfg.port);
+    o.set_keep_alive(Duration::from_secs(cfg.keepalive_s))
+        .set_clean_session(true)
+        .set_max_packet_size(MAX_INCOMING_PACKET, MAX_OUTGOING_PACKET)
+        .set_inflight(MAX_INFLIGHT)
+        .set_request_channel_capacity(REQUEST_CAPACITY)
+        .set_last_will(LastWill::new(will.0, will.1, QoS::AtLeastOnce, true));
+    if let Some(user) = &cfg.username {
+        let password = match &cfg.password {
+            Some(Password::Inline(p)) => p.clone(),
+            Some(Password::File(path)) => String::from_utf8_lossy(&read("password file", path)?)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_string(),
+            None => String::new(),
+        };
+        o.set_credentials(user.clone(), password);
+    }
+    if let Some(tls) = &cfg.tls {
+        let ca = read("CA file", &tls.ca_file)?;
+        let client_auth = match &tls.client_auth {
+            Some((cert, key)) => {
+                Some((read("client certificate", cert)?, read("client key", key)?))
+            }
+            None => None,
+        };
+        o.set_transport(Transport::tls(ca, client_auth, None));
+    }
+    Ok(o)
+}
+
+impl Link {
+    /// Starts the client and its poll task (on the current tokio runtime).
+    pub fn start(options: MqttOptions) -> (Link, LinkTask) {
+        let (client, eventloop) = AsyncClient::new(options, REQUEST_CAPACITY);
+        let tracking = Arc::new(Mutex::new(Tracking::default()));
+        let stopping = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = mpsc::channel(EVENT_CAPACITY);
+        let handle = tokio::spawn(poll_loop(
+            eventloop,
+            Arc::clone(&tracking),
+            Arc::clone(&stopping),
+            tx,
+        ));
+        (
+            Link {
+                client,
+                tracking,
+                stopping,
+            },
+            LinkTask { events: rx, handle },
+        )
+    }
+
+    fn tracking(&self) -> std::sync::MutexGuard<'_, Tracking> {
+        self.tracking.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.tracking().connected
+    }
+
+    /// Records handed to the client and not yet acknowledged.
+    pub fn inflight(&self) -> usize {
+        let t = self.tracking();
+        t.inflight.len() + t.queued.iter().filter(|q| q.is_some()).count()
+    }
+
+    /// Incoming messages dropped because the daemon was not reading fast enough.
+    pub fn dropped_messages(&self) -> u64 {
+        self.tracking().dropped_messages
+    }
+
+    /// Hands a message to the client without waiting. `seq` names the record it carries, so its
+    /// acknowledgement is reported.
+    pub fn publish(
+        &self,
+        topic: &str,
+        qos: QoS,
+        retain: bool,
+        payload: impl Into<Vec<u8>>,
+        seq: Option<u64>,
+    ) -> Result<(), PublishError> {
+        let mut t = self.tracking();
+        if !t.connected {
+            return Err(PublishError::NotConnected);
+        }
+        self.client
+            .try_publish(topic, qos, retain, payload)
+            .map_err(|_| PublishError::Full)?;
+        t.queued.push_back(seq);
+        Ok(())
+    }
+
+    /// Subscribes (QoS 1) without waiting.
+    pub fn subscribe(&self, topic: &str) -> Result<(), PublishError> {
+        self.client
+            .try_subscribe(topic, QoS::AtLeastOnce)
+            .map_err(|_| PublishError::Full)
+    }
+
+    /// Clean disconnection: no last will. The poll task ends once the client has said goodbye.
+    pub fn disconnect(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        let _ = self.client.try_disconnect();
+    }
+}
+
+async fn poll_loop(
+    mut eventloop: EventLoop,
+    tracking: Arc<Mutex<Tracking>>,
+    stopping: Arc<AtomicBool>,
+    tx: mpsc::Sender<LinkEvent>,
+) {
+    let lock = || tracking.lock().unwrap_or_else(|p| p.into_inner());
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        let event = eventloop.poll().await;
+        match event {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                lock().connected = true;
+                backoff = Duration::from_millis(500);
+                let _ = tx.send(LinkEvent::Connected).await;
+            }
+            Ok(Event::Incoming(Packet::Publish(p))) => {
+                let msg = LinkEvent::Message {
+                    topic: p.topic,
+                    payload: p.payload.to_vec(),
+                };
+                if tx.try_send(msg).is_err() {
+                    lock().dropped_messages += 1;
+                }
+            }
+            Ok(Event::Outgoing(Outgoing::Publish(pkid))) => {
+                let mut t = lock();
+                if let Some(Some(seq)) = t.queued.pop_front() {
+                    if pkid != 0 {
+                        t.inflight.insert(pkid, seq);
+                    }
+                }
+            }
+            Ok(Event::Incoming(Packet::PubAck(ack))) => {
+                let seq = lock().inflight.remove(&ack.pkid);
+                if let Some(seq) = seq {
+                    // Never blocks the loop; a lost acknowledgement only means a resend.
+                    let _ = tx.try_send(LinkEvent::Acked(seq));
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                {
+                    let mut t = lock();
+                    t.connected = false;
+                    eventloop.clean();
+                    eventloop.pending.clear();
+                    t.queued.clear();
+                    t.inflight.clear();
+                }
+                if stopping.load(Ordering::SeqCst) {
+                    return;
+                }
+                let reason = describe(&e);
+                let _ = tx.send(LinkEvent::Disconnected(reason)).await;
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}
+
+fn describe(e: &ConnectionError) -> String {
+    match e {
+        ConnectionError::ConnectionRefused(code) => {
+            format!("the broker refused the connection ({code:?})")
+        }
+        ConnectionError::Io(io) => format!("network error: {io}"),
+        ConnectionError::NetworkTimeout => "the broker did not answer in time".into(),
+        other => other.to_string(),
+    }
+}
