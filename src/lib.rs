@@ -18,4 +18,5 @@ pub mod pump;
 pub mod soh;
 pub mod storage;
 pub mod survey;
+pub mod telemetry;
 pub mod timestamp;
