@@ -75,6 +75,16 @@ pub struct Instrument {
     pub probe: Option<std::sync::Arc<SimProbe>>,
 }
 
+/// An instrument whose consumer side runs elsewhere.
+pub struct Core {
+    pub config: Config,
+    pub preset: Preset,
+    pub geometry: Geometry,
+    pub engine: Engine,
+    pub clock: Clock,
+    pub data_dir: PathBuf,
+}
+
 /// The electrode geometry the configuration describes for `preset`.
 pub fn geometry_for(config: &Config, preset: &Preset) -> Result<Geometry, SetupError> {
     let nelec = preset.nelec();
@@ -178,5 +188,22 @@ impl Instrument {
     /// The data directory.
     pub fn data_dir(&self) -> PathBuf {
         self.pump.store().dir().to_path_buf()
+    }
+
+    /// Splits off the consumer side (event ring and pump), for a consumer on its own thread.
+    pub fn into_parts(self) -> (Core, rtrb::Consumer<Event>, Pump) {
+        let data_dir = self.data_dir();
+        (
+            Core {
+                config: self.config,
+                preset: self.preset,
+                geometry: self.geometry,
+                engine: self.engine,
+                clock: self.clock,
+                data_dir,
+            },
+            self.events,
+            self.pump,
+        )
     }
 }

@@ -166,13 +166,12 @@ fn run(cli: Cli) -> Result<()> {
             output,
             elec_spacing,
         } => {
-            let (path, rows, skipped) =
-                cli::export::export(&config()?, &survey, format, output, elec_spacing)?;
-            if skipped > 0 {
-                eprintln!("{skipped} rows without a resistance were left out");
+            let out = cli::export::export(&config()?, &survey, format, output, elec_spacing)?;
+            if out.skipped > 0 {
+                eprintln!("{} rows without a resistance were left out", out.skipped);
             }
-            eprintln!("{rows} rows exported");
-            println!("{}", path.display());
+            eprintln!("{} rows exported", out.rows);
+            println!("{}", out.path.display());
         }
     }
     Ok(())

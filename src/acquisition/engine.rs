@@ -173,6 +173,11 @@ impl Engine {
         self.stop_and_join();
     }
 
+    /// Stops the thread (hardware safe) and waits for it; later calls do nothing.
+    pub fn stop(&mut self) {
+        self.stop_and_join();
+    }
+
     fn stop_and_join(&mut self) {
         let _ = self.commands.send(Command::Shutdown);
         if let Some(t) = self.thread.take() {

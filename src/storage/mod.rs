@@ -7,6 +7,7 @@
 
 mod columns;
 pub mod csv;
+pub mod export;
 pub mod journal;
 mod read;
 mod store;
