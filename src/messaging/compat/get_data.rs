@@ -1,0 +1,481 @@
+//! The reply to OhmPi's `get_data` command, built from the survey files of the data directory.
+//!
+//! OhmPi's `get_data(survey_names, full)` (ohmpi/ohmpi.py) lists the `.csv` files of its data
+//! folder (not `_rs`, not `_fw`), leaves out those whose name without `.csv` is in
+//! `survey_names` (the surveys the page already holds), skips files without rows, and answers
+//! `{"cmd_id", "status": "getting data...done", "data": {name: {"a", "b", "m", "n", "v", "i",
+//! "r", "dev"}}}`, electrodes as integers; with `full`, each survey also gets
+//! `"fw": {"a,b,m,n": {"t", "i", "v"}}` and the status reads
+//! `"getting full-waveform data...done"` (the page looks for `full-waveform` in it).
+//!
+//! The page (index.html) sends `survey_names = Object.keys(data).slice(0, -1)`: every survey it
+//! holds but the last one it received, so the survey being measured comes again until the next
+//! one starts. It merges `data` into what it holds, sorts the names as text, reads the
+//! timestamp after the last `_` of a name, and indexes every column by row: the arrays must be
+//! equally long and present.
+//!
+//! Here: the surveys are the `measurements_<YYYYmmddTHHMMSS>[_N].csv` files (the name sent is
+//! the file name without `.csv`); `single_measurements.csv` is left out (it would sort after
+//! every survey and become the page's "last" one, so the survey being measured would never
+//! come again). A row whose electrodes cannot be read is skipped; a missing value is `null`
+//! (the table shows it empty, the plots leave a gap). Values are rounded to 4 significant
+//! digits (OhmPi rounds to 0.1) to keep a reply the page asks for every second small; the files
+//! keep full precision. A survey file that cannot be read is left out with a warning, so one
+//! bad file does not blank the page.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Map, Value};
+
+use crate::storage::{csv, read_survey, StorageError, SurveyTable};
+
+/// `status` of a `get_data` reply (OhmPi's words).
+pub const STATUS_DATA_DONE: &str = "getting data...done";
+/// `status` of a `get_data` reply with waveforms (OhmPi's words).
+pub const STATUS_FULL_DATA_DONE: &str = "getting full-waveform data...done";
+/// `status` of a `get_data` reply whose waveforms went over [`FW_SAMPLE_BUDGET`].
+const STATUS_FULL_DATA_PARTIAL: &str =
+    "getting full-waveform data...done (too many samples: older waveforms left out)";
+
+/// The most waveform samples one reply carries (about 3 MB of JSON). Surveys are taken newest
+/// first, and a quadrupole's waveform is sent whole or not at all.
+pub const FW_SAMPLE_BUDGET: usize = 100_000;
+
+const PREFIX: &str = "measurements_";
+
+/// Survey columns read for the page: (reply key, file column).
+const SURVEY_KEYS: [(&str, &str); 4] = [
+    ("v", "vmn_[mV]"),
+    ("i", "iab_[mA]"),
+    ("r", "r_[Ohm]"),
+    ("dev", "r_std_[%]"),
+];
+
+/// A survey's measurements file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SurveyFile {
+    /// The file name without `.csv` (`measurements_20261122T211305`): the name OhmPi's page
+    /// knows the survey by.
+    pub name: String,
+    pub path: PathBuf,
+}
+
+/// Start time and same-second counter of a survey name, for sorting (`_10` after `_9`).
+fn time_key(name: &str) -> (&str, u32) {
+    let id = name.strip_prefix(PREFIX).unwrap_or(name);
+    match id.split_once('_') {
+        Some((stamp, n)) => (stamp, n.parse().unwrap_or(u32::MAX)),
+        None => (id, 1),
+    }
+}
+
+/// The survey measurements files of `data_dir` (not their `_fw`/`_rs` companions, not
+/// `single_measurements.csv`), oldest first.
+pub fn survey_files(data_dir: &Path) -> Result<Vec<SurveyFile>, StorageError> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(data_dir).map_err(StorageError::io(data_dir))? {
+        let path = entry.map_err(StorageError::io(data_dir))?.path();
+        let Some(file_name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let Some(name) = file_name.strip_suffix(".csv") else {
+            continue;
+        };
+        if name.starts_with(PREFIX) && !name.ends_with("_fw") && !name.ends_with("_rs") {
+            let name = name.to_string();
+            out.push(SurveyFile { name, path });
+        }
+    }
+    out.sort_by(|x, y| (time_key(&x.name), &x.name).cmp(&(time_key(&y.name), &y.name)));
+    Ok(out)
+}
+
+/// The `get_data` reply for OhmPi's web page: every survey of `data_dir` not named in
+/// `survey_names` (names with or without `.csv`), with its waveforms when `full`.
+///
+/// Fails only when the directory cannot be listed.
+pub fn get_data_reply(
+    cmd_id: &str,
+    data_dir: &Path,
+    survey_names: Option<&[String]>,
+    full: bool,
+) -> Result<Value, StorageError> {
+    let held: HashSet<&str> = survey_names
+        .unwrap_or_default()
+        .iter()
+        .map(|s| s.strip_suffix(".csv").unwrap_or(s))
+        .collect();
+    let mut data = Map::new();
+    let mut sent = Vec::new();
+    for file in survey_files(data_dir)? {
+        if held.contains(file.name.as_str()) {
+            continue;
+        }
+        match read_survey(&file.path) {
+            Ok(table) => {
+                if let Some(columns) = page_columns(&table) {
+                    data.insert(file.name.clone(), Value::Object(columns));
+                    sent.push(file);
+                }
+            }
+            Err(e) => tracing::warn!("get_data leaves out a survey: {e}"),
+        }
+    }
+    let mut status = STATUS_DATA_DONE;
+    if full {
+        status = STATUS_FULL_DATA_DONE;
+        let mut budget = FW_SAMPLE_BUDGET;
+        for file in sent.iter().rev() {
+            let path = file.path.with_file_name(format!("{}_fw.csv", file.name));
+            match waveforms(&path, &mut budget) {
+                Ok(Some(w)) => {
+                    if let Some(Value::Object(survey)) = data.get_mut(&file.name) {
+                        survey.insert("fw".into(), Value::Object(w.fw));
+                    }
+                    if w.cut {
+                        status = STATUS_FULL_DATA_PARTIAL;
+                        break;
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!("get_data leaves out waveforms: {e}"),
+            }
+        }
+    }
+    Ok(json!({"cmd_id": cmd_id, "status": status, "data": data}))
+}
+
+/// `x` rounded to 4 significant digits, or `null`.
+fn preview(x: Option<f64>) -> Value {
+    match x {
+        Some(x) if x.is_finite() => json!(format!("{x:.3e}").parse::<f64>().unwrap_or(x)),
+        _ => Value::Null,
+    }
+}
+
+/// The page's columns of a survey, `None` when it has no usable row.
+fn page_columns(table: &SurveyTable) -> Option<Map<String, Value>> {
+    let mut quads: [Vec<Value>; 4] = Default::default();
+    let mut values: [Vec<Value>; SURVEY_KEYS.len()] = Default::default();
+    for row in &table.rows {
+        let (Some(a), Some(b), Some(m), Some(n)) = (
+            row.electrode("a"),
+            row.electrode("b"),
+            row.electrode("m"),
+            row.electrode("n"),
+        ) else {
+            continue;
+        };
+        for (column, e) in quads.iter_mut().zip([a, b, m, n]) {
+            column.push(e.into());
+        }
+        for (column, (_, name)) in values.iter_mut().zip(SURVEY_KEYS) {
+            column.push(preview(row.number(name)));
+        }
+    }
+    if quads[0].is_empty() {
+        return None;
+    }
+    let keys = ["a", "b", "m", "n"]
+        .into_iter()
+        .chain(SURVEY_KEYS.map(|(k, _)| k));
+    Some(
+        keys.zip(quads.into_iter().chain(values))
+            .map(|(k, v)| (k.to_string(), Value::Array(v)))
+            .collect(),
+    )
+}
+
+/// Samples of one quadrupole: time \[s\], current \[mA\], voltage \[mV\].
+#[derive(Default)]
+struct Wave {
+    t: Vec<Value>,
+    i: Vec<Value>,
+    v: Vec<Value>,
+}
+
+/// The waveforms of one survey.
+struct Waveforms {
+    /// `{"a,b,m,n": {"t", "i", "v"}}`
+    fw: Map<String, Value>,
+    /// Whether samples were left out for want of budget.
+    cut: bool,
+}
+
+/// The waveforms of a `_fw.csv` file, read a line at a time (these files are large), at most
+/// `budget` samples (taken off it); a partial last line is ignored. `None` when there is no
+/// such file or it is not a waveform file.
+fn waveforms(path: &Path, budget: &mut usize) -> Result<Option<Waveforms>, StorageError> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(StorageError::io(path)(e)),
+    };
+    let mut reader = BufReader::new(file);
+    let mut line = String::new();
+    let mut next_line = |line: &mut String| -> Result<bool, StorageError> {
+        line.clear();
+        let n = reader.read_line(line).map_err(StorageError::io(path))?;
+        Ok(n > 0 && line.ends_with('\n'))
+    };
+    if !next_line(&mut line)? {
+        return Ok(None);
+    }
+    let header = csv::split(line.trim_end_matches(['\r', '\n']));
+    let index = |name: &str| header.iter().position(|h| h == name);
+    let columns = ["a", "b", "m", "n", "time", "current", "voltage"].map(index);
+    let [Some(ia), Some(ib), Some(im), Some(in_), Some(it), Some(ii), Some(iv)] = columns else {
+        return Ok(None);
+    };
+    let mut waves: BTreeMap<String, Wave> = BTreeMap::new();
+    let mut last_key = String::new();
+    let mut cut = false;
+    while next_line(&mut line)? {
+        let fields = csv::split(line.trim_end_matches(['\r', '\n']));
+        let field = |i: usize| fields.get(i).map(|s| s.trim());
+        let electrode = |i: usize| field(i).and_then(|s| s.parse::<u16>().ok());
+        let number = |i: usize| field(i).and_then(|s| s.parse::<f64>().ok());
+        let (Some(a), Some(b), Some(m), Some(n)) =
+            (electrode(ia), electrode(ib), electrode(im), electrode(in_))
+        else {
+            continue;
+        };
+        let key = format!("{a},{b},{m},{n}");
+        if *budget == 0 {
+            cut = true;
+            if key == last_key {
+                // This quadrupole would be cut short: leave it out whole.
+                waves.remove(&key);
+            }
+            break;
+        }
+        *budget -= 1;
+        let wave = waves.entry(key.clone()).or_default();
+        let t = number(it)
+            .filter(|t| t.is_finite())
+            .map(|t| (t * 1e4).round() / 1e4);
+        wave.t.push(t.map_or(Value::Null, |t| json!(t)));
+        wave.i.push(preview(number(ii)));
+        wave.v.push(preview(number(iv)));
+        last_key = key;
+    }
+    let fw = waves
+        .into_iter()
+        .map(|(k, w)| (k, json!({"t": w.t, "i": w.i, "v": w.v})))
+        .collect();
+    Ok(Some(Waveforms { fw, cut }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::time::Duration;
+
+    use super::super::data_payload;
+    use super::super::tests::{page_parse, record, t0};
+    use super::*;
+    use crate::storage::{Store, SURVEY_COLUMNS, WAVEFORM_COLUMNS};
+
+    /// Two surveys a minute apart: 3 rows, then 2 rows and a partial line.
+    fn two_surveys(dir: &Path) -> (String, String) {
+        let mut store = Store::open(dir).unwrap();
+        let mut first = store.begin_survey(t0()).unwrap();
+        first.append(&record(1, [1, 4, 2, 3], Some(3.405))).unwrap();
+        first.append(&record(2, [2, 5, 3, 4], None)).unwrap();
+        first
+            .append(&record(3, [3, 6, 4, 5], Some(0.012346)))
+            .unwrap();
+        let mut second = store.begin_survey(t0() + Duration::from_secs(60)).unwrap();
+        second.append(&record(4, [1, 4, 2, 3], Some(3.5))).unwrap();
+        second.append(&record(5, [2, 5, 3, 4], Some(4.0))).unwrap();
+        let (a, b) = (first.stem(), second.stem());
+        let path = second.path().to_path_buf();
+        second.finish().unwrap();
+        let mut f = fs::OpenOptions::new().append(true).open(path).unwrap();
+        f.write_all(b"2026-11-22T21:14:07.000Z,3,6,4").unwrap();
+        (a, b)
+    }
+
+    fn column_len(survey: &Value, key: &str) -> usize {
+        survey[key].as_array().map_or(0, Vec::len)
+    }
+
+    #[test]
+    fn every_survey_with_equal_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let (first, second) = two_surveys(dir.path());
+        assert_eq!(first, "measurements_20261122T211305");
+        let reply = get_data_reply("c1", dir.path(), None, false).unwrap();
+        assert_eq!(reply["cmd_id"], "c1");
+        assert_eq!(reply["status"], STATUS_DATA_DONE);
+        let data = reply["data"].as_object().unwrap();
+        let names: Vec<&String> = data.keys().collect();
+        assert_eq!(names, [&first, &second]);
+        for (name, rows) in [(&first, 3), (&second, 2)] {
+            for key in ["a", "b", "m", "n", "v", "i", "r", "dev"] {
+                assert_eq!(column_len(&data[name], key), rows, "{name} {key}");
+            }
+        }
+        let s = &data[&first];
+        assert_eq!(s["a"], json!([1, 2, 3]));
+        assert_eq!(s["n"], json!([3, 4, 5]));
+        assert_eq!(s["r"], json!([3.405, null, 0.01235]));
+        assert_eq!(s["dev"], json!([0.3, null, 0.3]));
+        assert_eq!(s["i"][0], 12.1);
+        // The page reads it back from the frame.
+        assert_eq!(page_parse(&data_payload(t0(), 1, &reply)), reply);
+    }
+
+    #[test]
+    fn surveys_the_page_holds_are_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let (first, second) = two_surveys(dir.path());
+        let held = [first.clone()];
+        let reply = get_data_reply("c2", dir.path(), Some(&held), false).unwrap();
+        let data = reply["data"].as_object().unwrap();
+        assert_eq!(data.keys().collect::<Vec<_>>(), [&second]);
+        let held = [format!("{first}.csv"), second];
+        let reply = get_data_reply("c3", dir.path(), Some(&held), false).unwrap();
+        assert_eq!(reply["data"], json!({}));
+    }
+
+    #[test]
+    fn only_surveys_with_readable_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let header = csv::join(SURVEY_COLUMNS);
+        let blank = vec![""; SURVEY_COLUMNS.len()];
+        let mut bad_electrode = blank.clone();
+        bad_electrode[1..5].copy_from_slice(&["x", "2", "3", "4"]);
+        let mut no_values = blank.clone();
+        no_values[1..5].copy_from_slice(&["1", "2", "3", "4"]);
+        let rows = [csv::join(bad_electrode), csv::join(no_values)];
+        let files = [
+            ("measurements_20260101T000000.csv", format!("{header}\n")),
+            (
+                "measurements_20260101T000001.csv",
+                format!("{header}\n{}\n", rows.join("\n")),
+            ),
+            (
+                "measurements_20260101T000002.csv",
+                "a,b\n1,2,3\n".to_string(),
+            ),
+            ("measurements_20260101T000001_fw.csv", format!("{header}\n")),
+            (
+                "measurements_20260101T000001_rs.csv",
+                "A,B,RS [kOhm]\n1,2,3\n".into(),
+            ),
+            (
+                "single_measurements.csv",
+                format!("{header}\n{}\n", rows[1]),
+            ),
+            ("notes.txt", "x".into()),
+        ];
+        for (name, text) in files {
+            fs::write(dir.path().join(name), text).unwrap();
+        }
+        let reply = get_data_reply("c4", dir.path(), None, false).unwrap();
+        assert_eq!(
+            reply["data"],
+            json!({"measurements_20260101T000001": {
+                "a": [1], "b": [2], "m": [3], "n": [4],
+                "v": [null], "i": [null], "r": [null], "dev": [null]
+            }})
+        );
+        assert!(get_data_reply("c5", &dir.path().join("none"), None, false).is_err());
+    }
+
+    #[test]
+    fn survey_files_sort_by_time() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "T000001",
+            "T000000_10",
+            "T000000_2",
+            "T000000",
+            "T000000_fw",
+        ] {
+            fs::write(
+                dir.path().join(format!("measurements_20260101{name}.csv")),
+                "",
+            )
+            .unwrap();
+        }
+        let names: Vec<String> = survey_files(dir.path())
+            .unwrap()
+            .into_iter()
+            .map(|f| {
+                f.name
+                    .trim_start_matches("measurements_20260101")
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(names, ["T000000", "T000000_2", "T000000_10", "T000001"]);
+    }
+
+    fn write_waveforms(path: &Path, quads: &[[u16; 4]], samples: usize) {
+        let mut text = csv::join(WAVEFORM_COLUMNS) + "\n";
+        for (q, quad) in quads.iter().enumerate() {
+            for s in 0..samples {
+                let [a, b, m, n] = quad;
+                let t = s as f64 * 0.001_163;
+                text += &format!("{a},{b},{m},{n},{q},1,{t:.6},12.3456,-{s}.5,1\n");
+            }
+        }
+        text += "1,4,2"; // partial line
+        fs::write(path, text).unwrap();
+    }
+
+    #[test]
+    fn full_adds_waveforms() {
+        let dir = tempfile::tempdir().unwrap();
+        let (first, second) = two_surveys(dir.path());
+        let fw = dir.path().join(format!("{second}_fw.csv"));
+        write_waveforms(&fw, &[[1, 4, 2, 3], [2, 5, 3, 4]], 3);
+        let reply = get_data_reply("c6", dir.path(), Some(&[]), true).unwrap();
+        assert_eq!(reply["status"], STATUS_FULL_DATA_DONE);
+        assert!(reply["data"][&first].get("fw").is_none());
+        let w = &reply["data"][&second]["fw"]["1,4,2,3"];
+        assert_eq!(w["t"], json!([0.0, 0.0012, 0.0023]));
+        assert_eq!(w["i"], json!([12.35, 12.35, 12.35]));
+        assert_eq!(w["v"], json!([-0.5, -1.5, -2.5]));
+        assert_eq!(column_len(&reply["data"][&second]["fw"]["2,5,3,4"], "t"), 3);
+    }
+
+    #[test]
+    fn waveforms_stop_at_the_budget_on_a_whole_quadrupole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("measurements_20260101T000000_fw.csv");
+        write_waveforms(&path, &[[1, 4, 2, 3], [2, 5, 3, 4], [3, 6, 4, 5]], 4);
+        let mut budget = 6;
+        let Waveforms { fw, cut } = waveforms(&path, &mut budget).unwrap().unwrap();
+        assert_eq!(fw.keys().collect::<Vec<_>>(), ["1,4,2,3"]);
+        assert!(cut);
+        assert_eq!(budget, 0);
+        let mut budget = 8;
+        let Waveforms { fw, cut } = waveforms(&path, &mut budget).unwrap().unwrap();
+        assert_eq!(fw.keys().collect::<Vec<_>>(), ["1,4,2,3", "2,5,3,4"]);
+        assert!(cut);
+        let mut budget = 12;
+        let Waveforms { fw, cut } = waveforms(&path, &mut budget).unwrap().unwrap();
+        assert_eq!((fw.len(), cut, budget), (3, false, 0));
+        let mut budget = 100;
+        let Waveforms { fw, cut } = waveforms(&path, &mut budget).unwrap().unwrap();
+        assert_eq!((fw.len(), cut, budget), (3, false, 88));
+        assert!(waveforms(&dir.path().join("none.csv"), &mut budget)
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
+    fn the_columns_read_are_those_written() {
+        for (_, column) in SURVEY_KEYS {
+            assert!(SURVEY_COLUMNS.contains(&column), "{column}");
+        }
+        for column in ["a", "b", "m", "n", "time", "current", "voltage"] {
+            assert!(WAVEFORM_COLUMNS.contains(&column), "{column}");
+        }
+    }
+}
