@@ -11,6 +11,7 @@
 pub mod acquisition;
 pub mod clock;
 pub mod config;
+pub mod daemon;
 pub mod hardware;
 pub mod instrument;
 pub mod messaging;

@@ -34,6 +34,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// The instrument daemon: measures on command, publishes over MQTT (see protocol.md).
+    Run,
     /// Run one survey of a sequence; the last line on stdout is the survey CSV path.
     Survey {
         /// Sequence file (OhmPi "A B M N" lines, or CSV with header a,b,m,n).
@@ -114,6 +116,7 @@ fn init_logging(level: &str) {
 fn run(cli: Cli) -> Result<()> {
     let config = || Config::load(cli.config.as_deref(), &cli.set);
     match cli.command {
+        Cmd::Run => unreachable!("handled in main"),
         Cmd::Survey { sequence } => {
             let path = cli::measure::survey(config()?, sequence.as_deref())?;
             println!("{}", path.display());
@@ -177,15 +180,24 @@ fn run(cli: Cli) -> Result<()> {
     Ok(())
 }
 
+fn report(e: anyhow::Error) -> ExitCode {
+    eprintln!("error: {e:#}");
+    ExitCode::FAILURE
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Cmd::Run = cli.command {
+        // The daemon logs to MQTT too and handles its signals on its runtime.
+        return match Config::load(cli.config.as_deref(), &cli.set) {
+            Ok(config) => cli::daemon::run(config, &cli.log_level).unwrap_or_else(report),
+            Err(e) => report(e.into()),
+        };
+    }
     init_logging(&cli.log_level);
     cli::signals::install();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
+        Err(e) => report(e),
     }
 }

@@ -1,5 +1,6 @@
 //! The command-line commands; `main.rs` parses and dispatches.
 
+pub mod daemon;
 pub mod export;
 pub mod measure;
 pub mod progress;

@@ -1,0 +1,521 @@
+//! The command router: every command is validated as a whole, answered (accepted, done or an
+//! error naming the problem), and turned into engine commands. Nothing is looked up by name and
+//! called: each command is one match arm.
+
+use std::sync::Arc;
+
+use rumqttc::QoS;
+use serde_json::{json, Value};
+
+use super::{Daemon, Exit, RunCtx, PENDING_REPLIES};
+use crate::acquisition::{Command as Engine, Outcome, RawSettings, RunKind, Settings};
+use crate::messaging::command::{self, Command, ExportFormat, Request};
+use crate::messaging::compat;
+use crate::messaging::reply::{ErrorBody, ErrorCode, Reply};
+use crate::survey::generate::generate;
+use crate::survey::{Quadrupole, Sequence};
+
+/// Where a reply goes.
+struct Target {
+    reply_to: Option<String>,
+    compat: bool,
+}
+
+impl Daemon {
+    fn new_cmd_id(&mut self) -> String {
+        format!("ohmpi-{}-{}", std::process::id(), self.next_run)
+    }
+
+    fn send_reply(&mut self, to: &Target, reply: &Reply) {
+        let topic = self.topics.response(to.reply_to.as_deref());
+        let json = reply.to_json();
+        if self
+            .link
+            .publish(&topic, QoS::AtLeastOnce, false, json.clone(), None)
+            .is_err()
+        {
+            if self.pending.len() == PENDING_REPLIES {
+                self.pending.pop_front();
+            }
+            self.pending.push_back((topic, json));
+        }
+        if to.compat {
+            if let (Some(c), Ok(body)) = (&self.compat, serde_json::to_value(reply)) {
+                let line =
+                    compat::data_payload(std::time::SystemTime::now(), std::process::id(), &body);
+                let topic = c.data.clone();
+                let _ = self
+                    .link
+                    .publish(&topic, QoS::AtLeastOnce, false, line, None);
+            }
+        }
+    }
+
+    fn error(&mut self, to: &Target, req: &Request, body: ErrorBody) {
+        let reply = Reply::error(req.cmd_id.clone(), req.cmd_name.clone(), body);
+        self.send_reply(to, &reply);
+    }
+
+    fn done(&mut self, to: &Target, req: &Request, result: Option<Value>) {
+        let reply = Reply::done(req.cmd_id.clone(), req.cmd_name.clone(), result);
+        self.send_reply(to, &reply);
+    }
+
+    /// Handles one message from a control topic.
+    pub(super) fn on_command(&mut self, payload: &[u8], compat: bool) {
+        let fallback = self.new_cmd_id();
+        let limit = self.config.mqtt.max_payload_bytes;
+        let req = match command::parse_with_limit(payload, limit, || fallback.clone()) {
+            Ok(req) => req,
+            Err(e) => {
+                tracing::warn!("command refused: {e}");
+                let to = Target {
+                    reply_to: e.reply_to.clone(),
+                    compat,
+                };
+                let reply = e.to_reply(|| fallback.clone());
+                self.send_reply(&to, &reply);
+                return;
+            }
+        };
+        let to = Target {
+            reply_to: req.reply_to.clone(),
+            compat,
+        };
+        if self.run.is_some() && !req.command.allowed_while_running() {
+            let body = ErrorBody::new(
+                ErrorCode::Busy,
+                format!(
+                    "a run is going on ({}); only interrupt, pause, resume and the read-only \
+                     commands are accepted until it ends",
+                    self.run.as_ref().map(|r| r.1.cmd.as_str()).unwrap_or("")
+                ),
+            );
+            self.error(&to, &req, body);
+            return;
+        }
+        tracing::info!(cmd = %req.cmd_name, cmd_id = %req.cmd_id, "command");
+        self.dispatch(req, to);
+    }
+
+    fn settings_from(&self, raw: &RawSettings) -> Result<Settings, ErrorBody> {
+        self.settings
+            .apply(raw)
+            .map_err(|e| ErrorBody::invalid(e.field.clone(), e.message))
+    }
+
+    /// Checks quadrupoles against the system; the error names the entry.
+    fn check_quads(&self, quads: &[Quadrupole], field: &str) -> Result<(), ErrorBody> {
+        Sequence::from_quads(quads.to_vec())
+            .check_each(|q| self.inst.preset.check_quad(*q))
+            .map_err(|e| ErrorBody::invalid(field, e.to_string()))
+    }
+
+    fn sequence_for(
+        &self,
+        inline: Option<Vec<Quadrupole>>,
+    ) -> Result<Arc<[Quadrupole]>, ErrorBody> {
+        match inline {
+            Some(q) => {
+                self.check_quads(&q, "sequence")?;
+                Ok(Arc::from(q))
+            }
+            None => self.sequence.clone().ok_or_else(|| {
+                ErrorBody::invalid(
+                    "sequence",
+                    "no sequence is loaded: give one, or use load_sequence, set_sequence or create_sequence first",
+                )
+            }),
+        }
+    }
+
+    fn start_run(&mut self, to: &Target, req: &Request, kind: RunKind, cmd: Engine) {
+        let run = match &cmd {
+            Engine::Measure { run, .. }
+            | Engine::RunSequence { run, .. }
+            | Engine::RsCheck { run, .. } => *run,
+            _ => 0,
+        };
+        self.pump.register(run, Some(req.cmd_id.clone()));
+        if let Err(e) = self.inst.engine.try_send(cmd) {
+            self.error(to, req, ErrorBody::new(ErrorCode::Internal, e.to_string()));
+            return;
+        }
+        self.run = Some((
+            run,
+            RunCtx {
+                cmd_id: req.cmd_id.clone(),
+                cmd: req.cmd_name.clone(),
+                reply_to: req.reply_to.clone(),
+                compat: to.compat,
+                kind,
+                records: 0,
+                survey: None,
+                surveys: Vec::new(),
+                contacts: Vec::new(),
+                last_record: None,
+                interrupted: false,
+            },
+        ));
+        let reply = Reply::accepted(req.cmd_id.clone(), req.cmd_name.clone());
+        self.send_reply(to, &reply);
+    }
+
+    fn next_run_id(&mut self) -> u64 {
+        self.next_run += 1;
+        self.next_run
+    }
+
+    fn dispatch(&mut self, req: Request, to: Target) {
+        let result: Result<Option<Value>, ErrorBody> = match req.command.clone() {
+            Command::RunMeasurement { quad, settings } => {
+                match self.settings_from(&settings).and_then(|s| {
+                    self.check_quads(&[quad], "quad")?;
+                    Ok(s)
+                }) {
+                    Ok(s) => {
+                        let run = self.next_run_id();
+                        let cmd = Engine::Measure {
+                            run,
+                            quad,
+                            settings: Some(Box::new(s)),
+                        };
+                        self.start_run(&to, &req, RunKind::Measure, cmd);
+                        return;
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            Command::RunSequence { settings, sequence }
+            | Command::RunMultipleSequences { settings, sequence } => {
+                let single = matches!(req.command, Command::RunSequence { .. });
+                match self
+                    .settings_from(&settings)
+                    .and_then(|s| Ok((s, self.sequence_for(sequence)?)))
+                {
+                    Ok((mut s, seq)) => {
+                        if single {
+                            s.nb_meas = 1;
+                        }
+                        let run = self.next_run_id();
+                        let cmd = Engine::RunSequence {
+                            run,
+                            sequence: seq,
+                            settings: Some(Box::new(s)),
+                        };
+                        self.start_run(&to, &req, RunKind::Sequence, cmd);
+                        return;
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            Command::RsCheck { vab, couple } => {
+                let n = self.inst.preset.nelec();
+                let pairs: Vec<(u16, u16)> =
+                    couple.unwrap_or_else(|| (1..n).map(|e| (e, e + 1)).collect());
+                let bad = pairs.iter().find(|(a, b)| {
+                    a == b
+                        || !self.inst.preset.is_cabled(*a, crate::hardware::Role::A)
+                        || !self.inst.preset.is_cabled(*b, crate::hardware::Role::B)
+                });
+                if let Some((a, b)) = bad {
+                    Err(ErrorBody::invalid(
+                        "couple",
+                        format!("pair {a} {b} cannot be measured on this system"),
+                    ))
+                } else {
+                    let run = self.next_run_id();
+                    let cmd = Engine::RsCheck {
+                        run,
+                        pairs: Arc::from(pairs),
+                        vab,
+                    };
+                    self.start_run(&to, &req, RunKind::RsCheck, cmd);
+                    return;
+                }
+            }
+            Command::Interrupt => {
+                let running = self.run.is_some();
+                if let Some((_, ctx)) = &mut self.run {
+                    ctx.interrupted = true;
+                }
+                let _ = self.inst.engine.try_send(Engine::Interrupt);
+                Ok(Some(json!({ "interrupted": running })))
+            }
+            Command::Pause | Command::Resume => {
+                let pause = matches!(req.command, Command::Pause);
+                if self.run.is_none() {
+                    Ok(Some(
+                        json!({ "state": self.status.state, "note": "nothing is running" }),
+                    ))
+                } else {
+                    let _ = self.inst.engine.try_send(if pause {
+                        Engine::Pause
+                    } else {
+                        Engine::Resume
+                    });
+                    Ok(Some(json!({ "paused": pause })))
+                }
+            }
+            Command::LoadSequence { filename } => self.load_sequence(&filename),
+            Command::SetSequence { sequence } => {
+                self.check_quads(&sequence, "sequence").map(|()| {
+                    let n = sequence.len();
+                    self.sequence = Some(Arc::from(sequence));
+                    Some(json!({ "quadrupoles": n }))
+                })
+            }
+            Command::CreateSequence {
+                nelec,
+                specs,
+                include_reciprocal,
+            } => match generate(nelec, &specs, include_reciprocal) {
+                Ok(seq) => self.check_quads(seq.quads(), "params").map(|()| {
+                    let n = seq.len();
+                    self.sequence = Some(Arc::from(seq.quads().to_vec()));
+                    Some(json!({ "quadrupoles": n }))
+                }),
+                Err(e) => Err(ErrorBody::invalid("params", e.to_string())),
+            },
+            Command::UpdateSettings { settings, sequence } => {
+                match self.settings_from(&settings).and_then(|s| {
+                    if let Some(q) = &sequence {
+                        self.check_quads(q, "sequence")?;
+                    }
+                    Ok(s)
+                }) {
+                    Ok(s) => {
+                        self.settings = s.clone();
+                        let _ = self
+                            .inst
+                            .engine
+                            .try_send(Engine::UpdateSettings(Box::new(s.clone())));
+                        let n = sequence.as_ref().map(Vec::len);
+                        if let Some(q) = sequence {
+                            self.sequence = Some(Arc::from(q));
+                        }
+                        Ok(Some(json!({ "settings": s, "sequence_quadrupoles": n })))
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            Command::GetSettings => Ok(Some(json!({ "settings": self.settings }))),
+            Command::GetStatus => Ok(serde_json::to_value(&self.status).ok()),
+            Command::ResetMux => {
+                let _ = self.inst.engine.try_send(Engine::ResetMux);
+                Ok(None)
+            }
+            Command::Test { .. } => Err(ErrorBody::new(
+                ErrorCode::Hardware,
+                "board self-tests need the board drivers, which this version does not have",
+            )),
+            Command::GetData { survey_names, full } => {
+                compat::get_data_reply(
+                    &req.cmd_id,
+                    &self.inst.data_dir,
+                    survey_names.as_deref(),
+                    full,
+                )
+                .map(|v| {
+                    if to.compat {
+                        // OhmPi's page reads the reply itself, as its controller shapes it.
+                        if let Some(c) = &self.compat {
+                            let line = compat::data_payload(
+                                std::time::SystemTime::now(),
+                                std::process::id(),
+                                &v,
+                            );
+                            let topic = c.data.clone();
+                            let _ = self
+                                .link
+                                .publish(&topic, QoS::AtLeastOnce, false, line, None);
+                        }
+                    }
+                    Some(v)
+                })
+                .map_err(|e| ErrorBody::new(ErrorCode::Internal, e.to_string()))
+            }
+            Command::ListSurveys => self.list_surveys(),
+            Command::Export {
+                survey,
+                format,
+                elec_spacing,
+            } => self.export(&survey, format, elec_spacing),
+            Command::SetTime { date } => {
+                if !self.config.control.allow_set_time {
+                    Err(not_permitted("set_time", "allow_set_time"))
+                } else {
+                    set_clock(&date)
+                }
+            }
+            Command::Restart => {
+                if !self.config.control.allow_restart {
+                    Err(not_permitted("restart", "allow_restart"))
+                } else {
+                    self.exit = Some(Exit::Restart);
+                    Ok(None)
+                }
+            }
+            Command::Shutdown => {
+                if !self.config.control.allow_shutdown {
+                    Err(not_permitted("shutdown", "allow_shutdown"))
+                } else {
+                    self.exit = Some(Exit::Stopped);
+                    Ok(None)
+                }
+            }
+        };
+        match result {
+            Ok(v) => self.done(&to, &req, v),
+            Err(e) => self.error(&to, &req, e),
+        }
+    }
+
+    fn load_sequence(&mut self, filename: &str) -> Result<Option<Value>, ErrorBody> {
+        let rel =
+            command::safe_relative_path(filename).map_err(|m| ErrorBody::invalid("filename", m))?;
+        let path = self.config.control.sequences_dir.join(rel);
+        let seq = Sequence::read_file(&path)
+            .map_err(|e| ErrorBody::invalid("filename", e.to_string()))?;
+        seq.validate(self.inst.preset.nelec())
+            .map_err(|e| ErrorBody::invalid("filename", format!("{filename}: {e}")))?;
+        self.check_quads(seq.quads(), "filename")?;
+        let n = seq.len();
+        self.sequence = Some(Arc::from(seq.quads().to_vec()));
+        Ok(Some(json!({ "quadrupoles": n, "filename": filename })))
+    }
+
+    fn list_surveys(&self) -> Result<Option<Value>, ErrorBody> {
+        let files = compat::survey_files(&self.inst.data_dir)
+            .map_err(|e| ErrorBody::new(ErrorCode::Internal, e.to_string()))?;
+        let list: Vec<Value> = files
+            .iter()
+            .map(|f| {
+                let meta = std::fs::metadata(&f.path).ok();
+                json!({
+                    "survey": f.name,
+                    "file": f.path.file_name().map(|n| n.to_string_lossy().into_owned()),
+                    "bytes": meta.as_ref().map(|m| m.len()),
+                    "modified": meta.and_then(|m| m.modified().ok()).map(crate::timestamp::rfc3339),
+                })
+            })
+            .collect();
+        Ok(Some(json!({ "surveys": list })))
+    }
+
+    fn export(
+        &self,
+        survey: &str,
+        format: ExportFormat,
+        spacing: Option<f64>,
+    ) -> Result<Option<Value>, ErrorBody> {
+        let stem = survey.strip_suffix(".csv").unwrap_or(survey);
+        let stem = if stem.starts_with("measurements_") {
+            stem.to_string()
+        } else {
+            format!("measurements_{stem}")
+        };
+        let path = self.inst.data_dir.join(format!("{stem}.csv"));
+        if !path.is_file() {
+            return Err(ErrorBody::invalid(
+                "survey",
+                format!("no survey {survey} in the data directory"),
+            ));
+        }
+        let kind = match format {
+            ExportFormat::Ohmpi => {
+                let bytes = std::fs::metadata(&path).map(|m| m.len()).ok();
+                return Ok(Some(json!({ "path": path, "bytes": bytes })));
+            }
+            ExportFormat::Pygimli => crate::storage::export::ExportKind::Pygimli,
+            ExportFormat::Protocol => crate::storage::export::ExportKind::Protocol,
+        };
+        let geometry = match spacing {
+            Some(s) => None.or(crate::survey::Geometry::line(self.inst.preset.nelec(), s).ok()),
+            None => Some(self.inst.geometry.clone()),
+        }
+        .ok_or_else(|| ErrorBody::invalid("elec_spacing", "must be a positive number of metres"))?;
+        let out = crate::storage::export::export_survey(&path, kind, &geometry, None)
+            .map_err(|e| ErrorBody::invalid("survey", e.to_string()))?;
+        let bytes = std::fs::metadata(&out.path).map(|m| m.len()).ok();
+        Ok(Some(
+            json!({ "path": out.path, "bytes": bytes, "rows": out.rows, "skipped": out.skipped }),
+        ))
+    }
+
+    /// Answers the command that started a run, once it has ended.
+    pub(super) fn finish_run(&mut self, ctx: RunCtx, outcome: Outcome, records: u32) {
+        let to = Target {
+            reply_to: ctx.reply_to.clone(),
+            compat: ctx.compat,
+        };
+        let interrupted = outcome == Outcome::Interrupted || ctx.interrupted;
+        let reply = match outcome {
+            Outcome::Failed => Reply::error(
+                ctx.cmd_id.clone(),
+                ctx.cmd.clone(),
+                ErrorBody::new(
+                    ErrorCode::Hardware,
+                    format!("the run stopped on hardware faults after {records} records (see events/error)"),
+                ),
+            ),
+            _ => {
+                let result = match ctx.kind {
+                    RunKind::Measure => json!({ "interrupted": interrupted, "record": ctx.last_record }),
+                    RunKind::Sequence => json!({
+                        "interrupted": interrupted,
+                        "records": records,
+                        "surveys": ctx.surveys,
+                        "survey": ctx.survey,
+                    }),
+                    RunKind::RsCheck => json!({ "interrupted": interrupted, "contacts": ctx.contacts }),
+                };
+                Reply::done(ctx.cmd_id.clone(), ctx.cmd.clone(), Some(result))
+            }
+        };
+        self.send_reply(&to, &reply);
+        if let Some(c) = &self.compat {
+            let body = compat::idle_body(Some(&ctx.cmd_id));
+            let line =
+                compat::data_payload(std::time::SystemTime::now(), std::process::id(), &body);
+            let topic = c.data.clone();
+            let _ = self
+                .link
+                .publish(&topic, QoS::AtLeastOnce, false, line, None);
+        }
+    }
+}
+
+fn not_permitted(cmd: &str, key: &str) -> ErrorBody {
+    ErrorBody::new(
+        ErrorCode::NotPermitted,
+        format!(
+            "{cmd} is disabled on this instrument (control.{key} = false in its configuration)"
+        ),
+    )
+}
+
+/// Sets the system clock (CLOCK_REALTIME) directly, never through a shell.
+fn set_clock(date: &str) -> Result<Option<Value>, ErrorBody> {
+    let t = command::parse_datetime(date).map_err(|m| ErrorBody::invalid("date", m))?;
+    let d = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|_| ErrorBody::invalid("date", "before 1970"))?;
+    let ts = libc::timespec {
+        tv_sec: d.as_secs() as libc::time_t,
+        tv_nsec: d.subsec_nanos() as libc::c_long,
+    };
+    // SAFETY: a valid timespec; the kernel checks the caller's right (CAP_SYS_TIME).
+    let rc = unsafe { libc::clock_settime(libc::CLOCK_REALTIME, &ts) };
+    if rc == 0 {
+        Ok(Some(json!({ "time": crate::timestamp::rfc3339(t) })))
+    } else {
+        Err(ErrorBody::new(
+            ErrorCode::NotPermitted,
+            format!(
+                "the system refused to set the clock: {}",
+                std::io::Error::last_os_error()
+            ),
+        ))
+    }
+}

@@ -1,0 +1,557 @@
+//! `ohmpi run`: the instrument daemon. It wires the engine, the pump (disk first), the outbox,
+//! the MQTT link, the state of health and the command router, and shuts them down in order:
+//! hardware safe, records stored and handed to the broker as far as it takes them, offline
+//! status published, then a clean disconnection (no last will).
+
+mod commands;
+mod outbox;
+mod pump_thread;
+mod status;
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rumqttc::QoS;
+use tokio::sync::mpsc;
+
+use crate::acquisition::{Command, EngineState, Outcome, RunId, RunKind, Settings};
+use crate::config::Config;
+use crate::instrument::{Core, Instrument, SetupError};
+use crate::messaging::compat::CompatTopics;
+use crate::messaging::link::{self, Link, LinkEvent};
+use crate::messaging::topics::Topics;
+use crate::pump::Output;
+use crate::storage::journal::Journal;
+use crate::storage::StorageError;
+use crate::survey::Quadrupole;
+use crate::telemetry::LogEvent;
+use outbox::Outbox;
+use pump_thread::{PumpHandle, Pumped};
+use status::{Status, SurveyProgress};
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    #[error("outbox: {0}")]
+    Storage(StorageError),
+    #[error("MQTT: {0}")]
+    Link(#[from] link::LinkError),
+    #[error("cannot start the pump thread: {0}")]
+    Thread(std::io::Error),
+}
+
+/// How the daemon ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// SIGTERM / SIGINT, or the `shutdown` command.
+    Stopped,
+    /// The `restart` command: the service manager starts it again.
+    Restart,
+    /// Storage failed: nothing more can be measured safely.
+    StorageFailed,
+}
+
+/// Replies kept while the broker is away, at most.
+const PENDING_REPLIES: usize = 256;
+/// Status is republished at most this often during a survey.
+const STATUS_EVERY: Duration = Duration::from_secs(1);
+
+/// The run under way, and who asked for it.
+struct RunCtx {
+    cmd_id: String,
+    cmd: String,
+    reply_to: Option<String>,
+    compat: bool,
+    kind: RunKind,
+    records: u32,
+    survey: Option<String>,
+    surveys: Vec<String>,
+    contacts: Vec<serde_json::Value>,
+    last_record: Option<serde_json::Value>,
+    interrupted: bool,
+}
+
+pub struct Daemon {
+    config: Config,
+    inst: Core,
+    pump: PumpHandle,
+    link: Link,
+    topics: Topics,
+    compat: Option<CompatTopics>,
+    outbox: Outbox,
+    status: Status,
+    status_dirty: bool,
+    last_status: Instant,
+    settings: Settings,
+    sequence: Option<Arc<[Quadrupole]>>,
+    run: Option<(RunId, RunCtx)>,
+    next_run: RunId,
+    pending: VecDeque<(String, String)>,
+    exit: Option<Exit>,
+    log_window: (Instant, u32),
+    logs_dropped: u64,
+}
+
+/// Runs the daemon until `shutdown` resolves or a command stops it.
+pub async fn run(
+    config: Config,
+    logs: mpsc::Receiver<LogEvent>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<Exit, DaemonError> {
+    let (daemon, outputs, link_task) = Daemon::start(config)?;
+    daemon.serve(outputs, link_task, logs, shutdown).await
+}
+
+impl Daemon {
+    fn start(
+        config: Config,
+    ) -> Result<(Daemon, mpsc::Receiver<Pumped>, link::LinkTask), DaemonError> {
+        let inst = Instrument::open(config.clone())?;
+        let topics = Topics::new(&config.mqtt.prefix);
+        let compat = config
+            .mqtt
+            .ohmpi_compat
+            .then(|| CompatTopics::new(&config.instrument.id));
+        let journal = Journal::open(inst.data_dir().join("outbox"), config.mqtt.outbox_max_bytes)
+            .map_err(DaemonError::Storage)?;
+        let outbox = Outbox::new(journal, topics.data.clone());
+        let status = Status::new(
+            inst.preset.name.clone(),
+            config.hardware.simulate,
+            crate::messaging::command::COMMAND_NAMES.to_vec(),
+        );
+        let will = (topics.status.clone(), status.offline_json());
+        let (link, link_task) = Link::start(link::options(&config.mqtt, will)?);
+        // The pump takes the consumer side of the engine, on its own thread.
+        let (tx, outputs) = mpsc::channel(1024);
+        let (inst, events, pump) = inst.into_parts();
+        let (_join, pump_handle) =
+            pump_thread::spawn(events, pump, tx).map_err(DaemonError::Thread)?;
+        let settings = config.acquisition.settings.clone();
+        let sequence = default_sequence(&config, &inst.preset)?;
+        Ok((
+            Daemon {
+                config,
+                inst,
+                pump: pump_handle,
+                link,
+                topics,
+                compat,
+                outbox,
+                status,
+                status_dirty: true,
+                last_status: Instant::now(),
+                settings,
+                sequence: Some(sequence),
+                run: None,
+                next_run: 1,
+                pending: VecDeque::new(),
+                exit: None,
+                log_window: (Instant::now(), 0),
+                logs_dropped: 0,
+            },
+            outputs,
+            link_task,
+        ))
+    }
+
+    async fn serve(
+        mut self,
+        mut outputs: mpsc::Receiver<Pumped>,
+        mut link_task: link::LinkTask,
+        mut logs: mpsc::Receiver<LogEvent>,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<Exit, DaemonError> {
+        tokio::pin!(shutdown);
+        let soh_every = Duration::from_secs_f64(self.config.mqtt.soh_interval_s);
+        let mut soh_tick = tokio::time::interval(soh_every);
+        let mut tick = tokio::time::interval(Duration::from_millis(200));
+        tracing::info!(
+            broker = %format!("{}:{}", self.config.mqtt.host, self.config.mqtt.port),
+            prefix = %self.topics.prefix,
+            "daemon started"
+        );
+        while self.exit.is_none() {
+            tokio::select! {
+                Some(p) = outputs.recv() => self.on_pumped(p),
+                Some(ev) = link_task.events.recv() => self.on_link(ev),
+                Some(log) = logs.recv() => self.on_log(log),
+                _ = soh_tick.tick() => self.publish_soh(),
+                _ = tick.tick() => self.housekeeping(),
+                _ = &mut shutdown => self.exit = Some(Exit::Stopped),
+            }
+        }
+        let exit = self.exit.unwrap_or(Exit::Stopped);
+        self.shut_down(outputs, link_task).await;
+        Ok(exit)
+    }
+
+    /// Every 200 ms: records to the broker, status if it changed, watermark on disk.
+    fn housekeeping(&mut self) {
+        if let Err(e) = self.outbox.flush(&self.link) {
+            tracing::error!("outbox: {e}");
+        }
+        if self.status_dirty && self.last_status.elapsed() >= STATUS_EVERY {
+            self.publish_status();
+        }
+        if let Err(e) = self.outbox.save_watermark() {
+            tracing::warn!("outbox watermark: {e}");
+        }
+        if !self.inst.engine.is_running() && self.exit.is_none() {
+            tracing::error!("the acquisition engine stopped; the daemon stops too");
+            self.exit = Some(Exit::StorageFailed);
+        }
+    }
+
+    fn publish(&mut self, topic: &str, qos: QoS, retain: bool, payload: String) -> bool {
+        self.link.publish(topic, qos, retain, payload, None).is_ok()
+    }
+
+    fn publish_status(&mut self) {
+        let json = self.status.to_json();
+        let topic = self.topics.status.clone();
+        if self.publish(&topic, QoS::AtLeastOnce, true, json) {
+            self.status_dirty = false;
+            self.last_status = Instant::now();
+        }
+    }
+
+    fn set_state(&mut self, state: EngineState) {
+        self.status.state = state.as_str();
+        self.status.since = crate::timestamp::rfc3339(std::time::SystemTime::now());
+        self.status_dirty = true;
+        // State changes go out at once.
+        self.publish_status();
+    }
+
+    fn on_link(&mut self, ev: LinkEvent) {
+        match ev {
+            LinkEvent::Connected => {
+                tracing::info!("connected to the broker");
+                for topic in [
+                    Some(self.topics.control.clone()),
+                    self.compat.as_ref().map(|c| c.ctrl.clone()),
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    if self.link.subscribe(&topic).is_err() {
+                        tracing::error!("cannot subscribe to {topic}");
+                    }
+                }
+                self.publish_status();
+                self.publish_soh();
+                while let Some((topic, payload)) = self.pending.pop_front() {
+                    if self
+                        .link
+                        .publish(&topic, QoS::AtLeastOnce, false, payload.clone(), None)
+                        .is_err()
+                    {
+                        self.pending.push_front((topic, payload));
+                        break;
+                    }
+                }
+                let _ = self.outbox.flush(&self.link);
+            }
+            LinkEvent::Disconnected(why) => {
+                tracing::warn!("broker connection lost: {why}; reconnecting");
+                self.outbox.disconnected();
+            }
+            LinkEvent::Acked(seq) => {
+                if let Err(e) = self.outbox.acked(seq) {
+                    tracing::error!("outbox: {e}");
+                }
+            }
+            LinkEvent::Message { topic, payload } => {
+                let compat = self.compat.as_ref().is_some_and(|c| c.ctrl == topic);
+                if compat || topic == self.topics.control {
+                    self.on_command(&payload, compat);
+                }
+            }
+        }
+    }
+
+    fn on_log(&mut self, log: LogEvent) {
+        let (start, count) = &mut self.log_window;
+        if start.elapsed() >= Duration::from_secs(1) {
+            *start = Instant::now();
+            *count = 0;
+        }
+        if *count >= self.config.mqtt.log_rate_per_s {
+            self.logs_dropped += 1;
+            return;
+        }
+        *count += 1;
+        let json = serde_json::to_string(&log).unwrap_or_default();
+        let topic = self.topics.log.clone();
+        self.publish(&topic, QoS::AtMostOnce, false, json);
+        if let Some(c) = &self.compat {
+            let line = crate::messaging::compat::frame(
+                std::time::SystemTime::now(),
+                std::process::id(),
+                &log.message,
+            );
+            let topic = c.exec.clone();
+            self.publish(&topic, QoS::AtMostOnce, false, line);
+        }
+    }
+
+    fn publish_soh(&mut self) {
+        let health = self.inst.engine.counters();
+        let soh = crate::soh::Soh {
+            time: crate::timestamp::rfc3339(std::time::SystemTime::now()),
+            system: crate::soh::collect(&self.inst.data_dir),
+            state: self.status.state.to_string(),
+            broker: if self.link.is_connected() {
+                "connected"
+            } else {
+                "disconnected"
+            }
+            .into(),
+            outbox_depth: self.outbox.depth(),
+            dropped_samples: health.dropped_samples.load(Ordering::Relaxed),
+            dropped_events: health.dropped_events.load(Ordering::Relaxed),
+            bus_errors: health.bus_errors.load(Ordering::Relaxed),
+            supply_v: None,
+            battery_v: None,
+            simulated: self.config.hardware.simulate,
+            version: env!("CARGO_PKG_VERSION"),
+        };
+        let json = serde_json::to_string(&soh).unwrap_or_default();
+        let topic = self.topics.soh.clone();
+        self.publish(&topic, QoS::AtLeastOnce, true, json.clone());
+        if let Some(c) = &self.compat {
+            let line = crate::messaging::compat::frame(
+                std::time::SystemTime::now(),
+                std::process::id(),
+                &json,
+            );
+            let topic = c.soh.clone();
+            self.publish(&topic, QoS::AtMostOnce, false, line);
+        }
+    }
+
+    fn on_pumped(&mut self, p: Pumped) {
+        match p {
+            Pumped::Output(out) => self.on_output(out),
+            Pumped::Failed(e) => {
+                tracing::error!("cannot store measurements: {e}; stopping");
+                let _ = self.inst.engine.try_send(Command::Interrupt);
+                self.publish_error("storage", &e.to_string());
+                self.exit = Some(Exit::StorageFailed);
+            }
+        }
+    }
+
+    fn publish_error(&mut self, module: &str, description: &str) {
+        let body = serde_json::json!({
+            "module": module,
+            "datetime": crate::timestamp::rfc3339(std::time::SystemTime::now()),
+            "level": "error",
+            "description": description,
+        });
+        let topic = self.topics.events_error.clone();
+        self.publish(&topic, QoS::AtLeastOnce, false, body.to_string());
+    }
+
+    fn on_output(&mut self, out: Output) {
+        match out {
+            Output::State(s) => self.set_state(s),
+            Output::RunStarted { total, surveys, .. } => {
+                self.status.survey = Some(SurveyProgress {
+                    id: None,
+                    done: 0,
+                    total,
+                    started: crate::timestamp::rfc3339(std::time::SystemTime::now()),
+                    eta_s: None,
+                    index: 0,
+                    surveys,
+                });
+                self.status_dirty = true;
+            }
+            Output::SurveyOpened { survey, .. } => {
+                if let Some(p) = &mut self.status.survey {
+                    p.id = Some(survey.clone());
+                    p.index += 1;
+                    p.done = 0;
+                }
+                if let Some((_, ctx)) = &mut self.run {
+                    ctx.survey = Some(survey.clone());
+                    ctx.surveys.push(survey);
+                }
+                self.status_dirty = true;
+            }
+            Output::Progress {
+                done, total, eta_s, ..
+            } => {
+                if let Some(p) = &mut self.status.survey {
+                    p.done = done;
+                    p.total = total;
+                    p.eta_s = Some(eta_s);
+                }
+                self.status_dirty = true;
+            }
+            Output::Record(record) => self.on_record(*record),
+            Output::Contact { contact, .. } => self.on_contact(contact),
+            Output::Fault { quad, error, .. } => {
+                let what = match quad {
+                    Some(q) => format!("quadrupole {q}: {error}"),
+                    None => error.to_string(),
+                };
+                tracing::error!("hardware fault: {what}");
+                self.publish_error("hardware", &what);
+            }
+            Output::Busy { refused } => {
+                tracing::warn!("run {refused} refused by the engine: busy");
+            }
+            Output::SurveyClosed { .. } => {}
+            Output::RunEnded {
+                run,
+                outcome,
+                records,
+            } => self.on_run_ended(run, outcome, records),
+        }
+    }
+
+    fn on_record(&mut self, record: crate::survey::Record) {
+        let json = serde_json::to_string(&record).unwrap_or_default();
+        match self.outbox.push(record.seq, json) {
+            Ok(given_up) => {
+                for g in given_up {
+                    let msg = format!(
+                        "outbox over its size limit: records {} to {} will not be sent (they stay in the survey files)",
+                        g.first_seq, g.last_seq
+                    );
+                    tracing::error!("{msg}");
+                    self.publish_error("outbox", &msg);
+                }
+            }
+            Err(e) => {
+                tracing::error!("outbox: {e}");
+                self.publish_error("outbox", &e.to_string());
+            }
+        }
+        let _ = self.outbox.flush(&self.link);
+        if let Some(c) = &self.compat {
+            let body = crate::messaging::compat::record_body(&record, record.battery_v);
+            let line = crate::messaging::compat::frame(
+                std::time::SystemTime::now(),
+                std::process::id(),
+                &body.to_string(),
+            );
+            let topic = c.data.clone();
+            self.publish(&topic, QoS::AtLeastOnce, false, line);
+        }
+        if let Some((_, ctx)) = &mut self.run {
+            ctx.records += 1;
+            ctx.last_record = serde_json::to_value(&record).ok();
+        }
+    }
+
+    fn on_contact(&mut self, contact: crate::acquisition::Contact) {
+        let body = serde_json::json!({
+            "a": contact.a,
+            "b": contact.b,
+            "rs_kohm": contact.rs_kohm,
+            "vab_v": contact.vab_v,
+            "iab_ma": contact.iab_ma,
+            "quality": contact.quality,
+        });
+        let topic = self.topics.contact.clone();
+        self.publish(&topic, QoS::AtLeastOnce, false, body.to_string());
+        if let Some(c) = &self.compat {
+            let rs = crate::messaging::compat::rsdata_body(contact.a, contact.b, contact.rs_kohm);
+            let line = crate::messaging::compat::frame(
+                std::time::SystemTime::now(),
+                std::process::id(),
+                &rs.to_string(),
+            );
+            let topic = c.data.clone();
+            self.publish(&topic, QoS::AtLeastOnce, false, line);
+        }
+        if let Some((_, ctx)) = &mut self.run {
+            ctx.contacts.push(body);
+        }
+    }
+
+    async fn shut_down(mut self, mut outputs: mpsc::Receiver<Pumped>, link_task: link::LinkTask) {
+        tracing::info!(
+            "stopping: hardware safe, records stored and sent as far as the broker takes them"
+        );
+        let _ = self.inst.engine.try_send(Command::Interrupt);
+        tokio::task::block_in_place(|| self.inst.engine.stop());
+        // Everything the engine produced is stored and queued.
+        while let Ok(Some(p)) =
+            tokio::time::timeout(Duration::from_millis(500), outputs.recv()).await
+        {
+            self.on_pumped(p);
+        }
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while self.link.is_connected() && Instant::now() < deadline {
+            let _ = self.outbox.flush(&self.link);
+            if self.link.inflight() == 0 && self.outbox.depth() == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = self.outbox.save_watermark();
+        let offline = self.status.offline_json();
+        let topic = self.topics.status.clone();
+        self.publish(&topic, QoS::AtLeastOnce, true, offline);
+        let wait_acks = Instant::now() + Duration::from_secs(2);
+        while self.link.is_connected() && self.link.inflight() > 0 && Instant::now() < wait_acks {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.link.disconnect();
+        let _ = tokio::time::timeout(Duration::from_secs(5), link_task.handle).await;
+    }
+}
+
+/// The sequence loaded at start: `acquisition.sequence`, else Wenner a = 1 on every electrode.
+fn default_sequence(
+    config: &Config,
+    preset: &crate::hardware::Preset,
+) -> Result<Arc<[Quadrupole]>, SetupError> {
+    let seq = match &config.acquisition.sequence {
+        Some(path) => crate::survey::Sequence::read_file(path).map_err(|error| {
+            SetupError::Sequence {
+                origin: path.display().to_string(),
+                error,
+            }
+        })?,
+        None => crate::survey::generate::generate(
+            preset.nelec(),
+            &[crate::survey::generate::ArraySpec::wenner(1)],
+            false,
+        )
+        .map_err(|e| SetupError::Sequence {
+            origin: "built-in Wenner".into(),
+            error: crate::survey::SequenceError::Rejected {
+                line: 0,
+                quad: Quadrupole::new(0, 0, 0, 0),
+                message: e.to_string(),
+            },
+        })?,
+    };
+    crate::instrument::check_sequence(&seq, preset, "acquisition.sequence")?;
+    Ok(Arc::from(seq.quads().to_vec()))
+}
+
+impl Daemon {
+    fn on_run_ended(&mut self, run: RunId, outcome: Outcome, records: u32) {
+        self.status.survey = None;
+        self.status_dirty = true;
+        let Some((id, ctx)) = self.run.take() else {
+            return;
+        };
+        if id != run {
+            self.run = Some((id, ctx));
+            return;
+        }
+        self.finish_run(ctx, outcome, records);
+    }
+}

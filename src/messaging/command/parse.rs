@@ -1,0 +1,216 @@
+//! Reading one message: size, UTF-8, JSON object, addressing (`cmd_id`, `reply_to`), the
+//! command name; the arguments are [`super::build`]'s.
+
+use serde_json::{Map, Value};
+
+use super::{
+    build, canonical_name, values, CommandError, Request, COMMAND_ALIASES, COMMAND_NAMES,
+    MAX_CMD_ID_BYTES, MAX_PAYLOAD_BYTES, MAX_REPLY_TO_CHARS,
+};
+use crate::messaging::reply::{ErrorBody, ErrorCode};
+
+/// Parses one message: `{"cmd", "cmd_id"?, "kwargs"?, "reply_to"?}` (other top-level keys are
+/// ignored). `generate_id` is called, once, when the message has no `cmd_id`.
+///
+/// Checks, in order: the size limit ([`MAX_PAYLOAD_BYTES`]), UTF-8, a JSON object, `cmd_id`,
+/// `reply_to`, `cmd`, then the command's arguments as a whole (unknown ones are refused by name).
+// The error (128 bytes) is smaller than the request it stands for, and made once per message.
+#[allow(clippy::result_large_err)]
+pub fn parse(
+    payload: &[u8],
+    generate_id: impl FnOnce() -> String,
+) -> Result<Request, CommandError> {
+    parse_with_limit(payload, MAX_PAYLOAD_BYTES, generate_id)
+}
+
+/// [`parse`] with another size limit, in bytes (the protocol lets the configuration change it).
+#[allow(clippy::result_large_err)]
+pub fn parse_with_limit(
+    payload: &[u8],
+    limit: usize,
+    generate_id: impl FnOnce() -> String,
+) -> Result<Request, CommandError> {
+    if payload.len() > limit {
+        return Err(CommandError::bare(ErrorBody::new(
+            ErrorCode::InvalidArgument,
+            format!(
+                "the message is {} bytes; the limit is {limit} bytes: \
+                 send long sequences as a file and use load_sequence",
+                payload.len()
+            ),
+        )));
+    }
+    let text = std::str::from_utf8(payload).map_err(|e| {
+        CommandError::bare(ErrorBody::new(
+            ErrorCode::BadJson,
+            format!(
+                "the message is not UTF-8 text (invalid byte at offset {})",
+                e.valid_up_to()
+            ),
+        ))
+    })?;
+    let value: Value = serde_json::from_str(text).map_err(|e| {
+        CommandError::bare(ErrorBody::new(
+            ErrorCode::BadJson,
+            format!("the message is not valid JSON: {e}"),
+        ))
+    })?;
+    let Value::Object(mut message) = value else {
+        return Err(CommandError::bare(ErrorBody::new(
+            ErrorCode::BadJson,
+            format!(
+                "a command is a JSON object such as {{\"cmd\": \"get_status\"}}, got {}",
+                values::describe(&value)
+            ),
+        )));
+    };
+
+    // What is known of the sender so far, for the error reply.
+    let mut address = CommandError::bare(ErrorBody::new(ErrorCode::Internal, String::new()));
+    let fail = |address: &CommandError, body: ErrorBody| CommandError {
+        body,
+        ..address.clone()
+    };
+
+    let cmd_id =
+        read_cmd_id(message.remove("cmd_id"), generate_id).map_err(|b| fail(&address, b))?;
+    address.cmd_id = Some(cmd_id.clone());
+    let reply_to = read_reply_to(message.remove("reply_to")).map_err(|b| fail(&address, b))?;
+    address.reply_to = reply_to.clone();
+
+    let cmd_name = match message.remove("cmd") {
+        Some(Value::String(name)) => name,
+        None | Some(Value::Null) => {
+            return Err(fail(
+                &address,
+                ErrorBody::invalid(
+                    "cmd",
+                    "missing \"cmd\": the name of the command, e.g. {\"cmd\": \"get_status\"}",
+                ),
+            ))
+        }
+        Some(other) => {
+            return Err(fail(
+                &address,
+                ErrorBody::invalid(
+                    "cmd",
+                    format!(
+                        "\"cmd\" must be the command name as a string, got {}",
+                        values::describe(&other)
+                    ),
+                ),
+            ))
+        }
+    };
+    address.cmd = Some(values::shorten(&cmd_name, 64));
+    let Some(canonical) = canonical_name(&cmd_name) else {
+        return Err(fail(&address, unknown_command(&cmd_name)));
+    };
+
+    let kwargs = match message.remove("kwargs") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(map)) => map,
+        Some(other) => {
+            return Err(fail(
+                &address,
+                ErrorBody::invalid(
+                    "kwargs",
+                    format!(
+                        "\"kwargs\" must be an object of named arguments, got {}",
+                        values::describe(&other)
+                    ),
+                ),
+            ))
+        }
+    };
+    let command = build::command(canonical, kwargs).map_err(|b| fail(&address, b))?;
+    Ok(Request {
+        cmd_id,
+        cmd_name,
+        reply_to,
+        command,
+    })
+}
+
+fn read_cmd_id(
+    value: Option<Value>,
+    generate_id: impl FnOnce() -> String,
+) -> Result<String, ErrorBody> {
+    let id = match value {
+        None | Some(Value::Null) => return Ok(generate_id()),
+        Some(Value::String(id)) => id,
+        Some(Value::Number(n)) => n.to_string(),
+        Some(other) => {
+            return Err(ErrorBody::invalid(
+                "cmd_id",
+                format!(
+                    "\"cmd_id\" must be a string or a number, got {}",
+                    values::describe(&other)
+                ),
+            ))
+        }
+    };
+    if id.len() > MAX_CMD_ID_BYTES {
+        return Err(ErrorBody::invalid(
+            "cmd_id",
+            format!(
+                "\"cmd_id\" is {} bytes long; at most {MAX_CMD_ID_BYTES}",
+                id.len()
+            ),
+        ));
+    }
+    Ok(id)
+}
+
+fn read_reply_to(value: Option<Value>) -> Result<Option<String>, ErrorBody> {
+    let name = match value {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::String(name)) => name,
+        Some(other) => {
+            return Err(ErrorBody::invalid(
+                "reply_to",
+                format!(
+                    "\"reply_to\" must be a string (your client's name), got {}",
+                    values::describe(&other)
+                ),
+            ))
+        }
+    };
+    let problem = if name.is_empty() {
+        Some("is empty".to_string())
+    } else if name.chars().count() > MAX_REPLY_TO_CHARS {
+        Some(format!(
+            "is {} characters long; at most {MAX_REPLY_TO_CHARS}",
+            name.chars().count()
+        ))
+    } else if name.contains(['/', '+', '#']) {
+        Some("must not contain '/', '+' or '#' (it becomes one MQTT topic level)".to_string())
+    } else if name.chars().any(char::is_control) {
+        Some("must not contain control characters".to_string())
+    } else {
+        None
+    };
+    match problem {
+        Some(problem) => Err(ErrorBody::invalid(
+            "reply_to",
+            format!("\"reply_to\" {problem}"),
+        )),
+        None => Ok(Some(name)),
+    }
+}
+
+fn unknown_command(name: &str) -> ErrorBody {
+    let aliases: Vec<String> = COMMAND_ALIASES
+        .iter()
+        .map(|(alias, command)| format!("{alias} = {command}"))
+        .collect();
+    ErrorBody::new(
+        ErrorCode::UnknownCommand,
+        format!(
+            "unknown command \"{}\"; known commands: {} (aliases: {})",
+            values::shorten(name, 64),
+            COMMAND_NAMES.join(", "),
+            aliases.join(", ")
+        ),
+    )
+}
