@@ -517,12 +517,12 @@ fn default_sequence(
     preset: &crate::hardware::Preset,
 ) -> Result<Arc<[Quadrupole]>, SetupError> {
     let seq = match &config.acquisition.sequence {
-        Some(path) => crate::survey::Sequence::read_file(path).map_err(|error| {
-            SetupError::Sequence {
+        Some(path) => {
+            crate::survey::Sequence::read_file(path).map_err(|error| SetupError::Sequence {
                 origin: path.display().to_string(),
                 error,
-            }
-        })?,
+            })?
+        }
         None => crate::survey::generate::generate(
             preset.nelec(),
             &[crate::survey::generate::ArraySpec::wenner(1)],

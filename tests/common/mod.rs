@@ -1,5 +1,8 @@
-//! Shared helpers: run the engine on the simulator and collect what it reports.
+//! Shared helpers: run the engine on the simulator and collect what it reports; a broker, the
+//! daemon and an MQTT client for the messaging tests.
 #![allow(dead_code)]
+
+pub mod mqtt;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

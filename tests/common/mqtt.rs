@@ -1,0 +1,274 @@
+//! A real Mosquitto broker on a free loopback port, the real daemon binary, and a test client.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on {port}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Mosquitto on 127.0.0.1:`port`, killed on drop.
+pub struct Broker {
+    pub port: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl Broker {
+    pub fn start(dir: &Path) -> Broker {
+        let mut b = Broker {
+            port: free_port(),
+            dir: dir.to_path_buf(),
+            child: None,
+        };
+        b.restart();
+        b
+    }
+
+    pub fn restart(&mut self) {
+        let conf = self.dir.join("mosquitto.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "listener {} 127.0.0.1\nallow_anonymous true\npersistence false\n",
+                self.port
+            ),
+        )
+        .unwrap();
+        let child = Command::new("mosquitto")
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto (apt-get install mosquitto)");
+        self.child = Some(child);
+        wait_for_port(self.port);
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn signal(&self, sig: libc::c_int) {
+        if let Some(c) = &self.child {
+            // SAFETY: our own child's pid.
+            unsafe { libc::kill(c.id() as libc::pid_t, sig) };
+        }
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.signal(libc::SIGCONT);
+        self.kill();
+    }
+}
+
+/// The daemon binary with its own data directory.
+pub struct Daemon {
+    pub dir: PathBuf,
+    pub config: PathBuf,
+    child: Option<Child>,
+}
+
+impl Daemon {
+    /// Writes a configuration (`extra` is appended) and starts `ohmpi run`.
+    pub fn start(dir: &Path, port: u16, extra: &str) -> Daemon {
+        let config = dir.join("ohmpi.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[instrument]\nid = \"t1\"\ndata_dir = \"{}\"\n\
+                 [hardware]\nsystem = \"mb_2024_1_X__4_mux_2024_batt\"\n\
+                 [acquisition]\ninjection_duration = 0.05\nrt_priority = 0\n\
+                 [sim]\nnoise = false\n\
+                 [mqtt]\nport = {port}\nsoh_interval_s = 1\n{extra}",
+                dir.join("data").display()
+            ),
+        )
+        .unwrap();
+        let mut d = Daemon {
+            dir: dir.to_path_buf(),
+            config,
+            child: None,
+        };
+        d.restart();
+        d
+    }
+
+    pub fn restart(&mut self) {
+        let log = std::fs::File::create(self.dir.join("daemon.log")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_ohmpi"))
+            .args(["run", "--config"])
+            .arg(&self.config)
+            .current_dir(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+    }
+
+    pub fn signal(&self, sig: libc::c_int) {
+        if let Some(c) = &self.child {
+            // SAFETY: our own child's pid.
+            unsafe { libc::kill(c.id() as libc::pid_t, sig) };
+        }
+    }
+
+    /// SIGTERM, then waits (bounded) for the exit status.
+    pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
+        self.signal(libc::SIGTERM);
+        let mut c = self.child.take()?;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = c.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = c.kill();
+        c.wait().ok()
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("daemon.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A message seen by the test client.
+#[derive(Debug, Clone)]
+pub struct Msg {
+    pub topic: String,
+    pub payload: String,
+    pub retain: bool,
+}
+
+impl Msg {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.payload)
+            .unwrap_or_else(|e| panic!("{}: not JSON ({e}): {}", self.topic, self.payload))
+    }
+}
+
+/// A test MQTT client subscribed to `filters`.
+pub struct Client_ {
+    pub client: Client,
+    rx: mpsc::Receiver<Msg>,
+    pub seen: Vec<Msg>,
+}
+
+impl Client_ {
+    pub fn connect(port: u16, name: &str, filters: &[&str]) -> Client_ {
+        let mut o = MqttOptions::new(name, "127.0.0.1", port);
+        o.set_keep_alive(Duration::from_secs(5));
+        o.set_max_packet_size(32 << 20, 32 << 20);
+        let (client, mut conn) = Client::new(o, 64);
+        let (tx, rx) = mpsc::channel();
+        let subscriber = client.clone();
+        let filters: Vec<String> = filters.iter().map(|f| f.to_string()).collect();
+        std::thread::spawn(move || {
+            for ev in conn.iter() {
+                match ev {
+                    // (Re)subscribe on every connection: the broker may have restarted.
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                        for f in &filters {
+                            let _ = subscriber.try_subscribe(f.as_str(), QoS::AtLeastOnce);
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::Publish(p))) => {
+                        let msg = Msg {
+                            topic: p.topic.clone(),
+                            payload: String::from_utf8_lossy(&p.payload).into_owned(),
+                            retain: p.retain,
+                        };
+                        if tx.send(msg).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => std::thread::sleep(Duration::from_millis(200)),
+                }
+            }
+        });
+        Client_ {
+            client,
+            rx,
+            seen: Vec::new(),
+        }
+    }
+
+    pub fn publish(&self, topic: &str, payload: impl Into<Vec<u8>>) {
+        self.client
+            .publish(topic, QoS::AtLeastOnce, false, payload)
+            .unwrap();
+    }
+
+    /// Waits (bounded) for a message matching `f`, keeping everything seen.
+    pub fn wait_for(&mut self, what: &str, timeout: Duration, f: impl Fn(&Msg) -> bool) -> Msg {
+        if let Some(m) = self.seen.iter().find(|m| f(m)) {
+            return m.clone();
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "timed out waiting for {what}");
+            if let Ok(m) = self.rx.recv_timeout(left.min(Duration::from_millis(100))) {
+                self.seen.push(m.clone());
+                if f(&m) {
+                    return m;
+                }
+            }
+        }
+    }
+
+    /// Everything that arrives within `d`.
+    pub fn drain(&mut self, d: Duration) {
+        let deadline = Instant::now() + d;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            if let Ok(m) = self.rx.recv_timeout(left) {
+                self.seen.push(m);
+            }
+        }
+    }
+
+    pub fn on(&self, topic: &str) -> Vec<&Msg> {
+        self.seen.iter().filter(|m| m.topic == topic).collect()
+    }
+}
