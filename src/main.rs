@@ -36,6 +36,21 @@ struct Cli {
 enum Cmd {
     /// The instrument daemon: measures on command, publishes over MQTT (see protocol.md).
     Run,
+    /// Everything at once, nothing installed: an embedded broker, the simulator, monitoring.
+    Demo,
+    /// Send one command to the instrument over MQTT and print its reply.
+    Ctl {
+        /// The command, e.g. get_status, run_sequence, interrupt.
+        cmd: String,
+        /// Arguments as key=value (values in JSON: nb_stack=2, quad=[1,4,2,3]).
+        args: Vec<String>,
+        /// Follow a run to its end with a progress bar.
+        #[arg(long)]
+        watch: bool,
+        /// Seconds to wait for the reply (and, with --watch, for the end of the run).
+        #[arg(long, default_value_t = 10)]
+        timeout: u64,
+    },
     /// Run one survey of a sequence; the last line on stdout is the survey CSV path.
     Survey {
         /// Sequence file (OhmPi "A B M N" lines, or CSV with header a,b,m,n).
@@ -116,7 +131,17 @@ fn init_logging(level: &str) {
 fn run(cli: Cli) -> Result<()> {
     let config = || Config::load(cli.config.as_deref(), &cli.set);
     match cli.command {
-        Cmd::Run => unreachable!("handled in main"),
+        Cmd::Run | Cmd::Demo => unreachable!("handled in main"),
+        Cmd::Ctl {
+            cmd,
+            args,
+            watch,
+            timeout,
+        } => {
+            let timeout =
+                std::time::Duration::from_secs(if watch { timeout.max(86_400) } else { timeout });
+            cli::ctl::run(&config()?, &cmd, &args, watch, timeout)?;
+        }
         Cmd::Survey { sequence } => {
             let path = cli::measure::survey(config()?, sequence.as_deref())?;
             println!("{}", path.display());
@@ -187,9 +212,11 @@ fn report(e: anyhow::Error) -> ExitCode {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Cmd::Run = cli.command {
+    if let Cmd::Run | Cmd::Demo = cli.command {
         // The daemon logs to MQTT too and handles its signals on its runtime.
+        let demo = matches!(cli.command, Cmd::Demo);
         return match Config::load(cli.config.as_deref(), &cli.set) {
+            Ok(config) if demo => cli::demo::run(config, &cli.log_level).unwrap_or_else(report),
             Ok(config) => cli::daemon::run(config, &cli.log_level).unwrap_or_else(report),
             Err(e) => report(e.into()),
         };

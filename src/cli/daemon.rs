@@ -26,8 +26,13 @@ async fn shutdown_signal() {
 }
 
 pub fn run(config: Config, log_level: &str) -> Result<ExitCode> {
+    run_with(config, log_level, None)
+}
+
+/// The daemon, running `autostart` (a command) once connected.
+pub fn run_with(config: Config, log_level: &str, autostart: Option<String>) -> Result<ExitCode> {
     let (layer, logs, _dropped) = ohmpi::telemetry::channel_layer(config.mqtt.log_level, 1024);
-    let filter = tracing_subscriber::EnvFilter::try_new(log_level)
+    let filter = tracing_subscriber::EnvFilter::try_new(format!("{log_level},rumqttd=off"))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::registry()
         .with(
@@ -43,7 +48,7 @@ pub fn run(config: Config, log_level: &str) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let exit = rt.block_on(daemon::run(config, logs, shutdown_signal()))?;
+    let exit = rt.block_on(daemon::run(config, logs, autostart, shutdown_signal()))?;
     Ok(match exit {
         Exit::Stopped => ExitCode::SUCCESS,
         Exit::Restart => ExitCode::from(EXIT_RESTART),

@@ -1,6 +1,8 @@
 //! The command-line commands; `main.rs` parses and dispatches.
 
+pub mod ctl;
 pub mod daemon;
+pub mod demo;
 pub mod export;
 pub mod measure;
 pub mod progress;

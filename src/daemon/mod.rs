@@ -94,15 +94,19 @@ pub struct Daemon {
     exit: Option<Exit>,
     log_window: (Instant, u32),
     logs_dropped: u64,
+    autostart: Option<String>,
 }
 
 /// Runs the daemon until `shutdown` resolves or a command stops it.
+/// `autostart` is a command handled once the broker first answers (the demo's monitoring).
 pub async fn run(
     config: Config,
     logs: mpsc::Receiver<LogEvent>,
+    autostart: Option<String>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<Exit, DaemonError> {
-    let (daemon, outputs, link_task) = Daemon::start(config)?;
+    let (mut daemon, outputs, link_task) = Daemon::start(config)?;
+    daemon.autostart = autostart;
     daemon.serve(outputs, link_task, logs, shutdown).await
 }
 
@@ -153,6 +157,7 @@ impl Daemon {
                 exit: None,
                 log_window: (Instant::now(), 0),
                 logs_dropped: 0,
+                autostart: None,
             },
             outputs,
             link_task,
@@ -256,6 +261,9 @@ impl Daemon {
                     }
                 }
                 let _ = self.outbox.flush(&self.link);
+                if let Some(cmd) = self.autostart.take() {
+                    self.on_command(cmd.as_bytes(), false);
+                }
             }
             LinkEvent::Disconnected(why) => {
                 tracing::warn!("broker connection lost: {why}; reconnecting");

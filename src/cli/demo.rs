@@ -1,0 +1,97 @@
+//! `ohmpi demo`: everything on one machine with nothing installed — an embedded MQTT broker
+//! (unless the configuration names one), the simulator on the real clock, and monitoring surveys
+//! in a loop, with instructions to watch and to send commands.
+
+use std::net::TcpListener;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use ohmpi::config::Config;
+use ohmpi::hardware::sim::ClockKind;
+
+/// The first free port from 1883.
+fn free_port_from(start: u16) -> Option<u16> {
+    (start..start.saturating_add(100)).find(|p| TcpListener::bind(("127.0.0.1", *p)).is_ok())
+}
+
+#[cfg(feature = "embedded-broker")]
+fn start_broker(port: u16) -> Result<()> {
+    let text = format!(
+        r#"id = 0
+[router]
+id = 0
+max_connections = 1000
+max_outgoing_packet_count = 200
+max_segment_size = 104857600
+max_segment_count = 10
+[v4.1]
+name = "v4-1"
+listen = "127.0.0.1:{port}"
+next_connection_delay_ms = 1
+[v4.1.connections]
+connection_timeout_ms = 60000
+max_payload_size = 16777216
+max_inflight_count = 500
+dynamic_filters = true
+"#
+    );
+    let config: rumqttd::Config = toml::from_str(&text).context("embedded broker settings")?;
+    std::thread::Builder::new()
+        .name("broker".into())
+        .spawn(move || {
+            let mut broker = rumqttd::Broker::new(config);
+            if let Err(e) = broker.start() {
+                tracing::error!("embedded broker stopped: {e}");
+            }
+        })
+        .context("cannot start the embedded broker")?;
+    // Wait (bounded) until it listens.
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    anyhow::bail!("the embedded broker does not listen on 127.0.0.1:{port}")
+}
+
+#[cfg(not(feature = "embedded-broker"))]
+fn start_broker(_port: u16) -> Result<()> {
+    anyhow::bail!(
+        "this build has no embedded broker (feature embedded-broker); name a broker in [mqtt] \
+         host and port"
+    )
+}
+
+pub fn run(mut config: Config, log_level: &str) -> Result<ExitCode> {
+    config.hardware.simulate = true;
+    config.sim.clock = ClockKind::Real;
+    if !config.mqtt.explicit_broker {
+        let port = free_port_from(1883).context("no free port from 1883 on 127.0.0.1")?;
+        start_broker(port)?;
+        config.mqtt.host = "127.0.0.1".into();
+        config.mqtt.port = port;
+    }
+    let (host, port, prefix) = (
+        config.mqtt.host.clone(),
+        config.mqtt.port,
+        config.mqtt.prefix.clone(),
+    );
+    println!("ohmpi demo: a simulated OhmPi measuring monitoring surveys, broker {host}:{port}");
+    println!("watch everything:");
+    println!("  mosquitto_sub -h {host} -p {port} -i watcher -t '{prefix}/#' -v");
+    println!("send a command (replies on {prefix}/control/response/me):");
+    println!(
+        "  mosquitto_pub -h {host} -p {port} -i sender -t '{prefix}/control' -m \
+         '{{\"cmd\": \"interrupt\", \"reply_to\": \"me\"}}'"
+    );
+    println!("or: ohmpi ctl --set mqtt.port={port} get_status");
+    println!("stop with Ctrl-C");
+    let autostart = serde_json::json!({
+        "cmd_id": "demo",
+        "cmd": "run_multiple_sequences",
+        "kwargs": {"nb_meas": 1_000_000, "sequence_delay": 60},
+    })
+    .to_string();
+    super::daemon::run_with(config, log_level, Some(autostart))
+}

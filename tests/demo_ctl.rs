@@ -1,0 +1,100 @@
+//! `ohmpi demo` (embedded broker) and `ohmpi ctl` end to end.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::mqtt::Client_;
+
+struct Demo(std::process::Child);
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn ctl(dir: &std::path::Path, port: u16, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_ohmpi"))
+        .current_dir(dir)
+        .arg("ctl")
+        .args(args)
+        .args(["--set", &format!("mqtt.port={port}")])
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_demo_measures_over_its_own_broker_and_ctl_drives_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ohmpi"))
+        .current_dir(dir.path())
+        .args([
+            "demo",
+            "--set",
+            "acquisition.rt_priority=0",
+            "--set",
+            "acquisition.injection_duration=0.05",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let demo = Demo(child);
+    let first = BufReader::new(stdout).lines().next().unwrap().unwrap();
+    let port: u16 = first.rsplit(':').next().unwrap().trim().parse().unwrap();
+    let mut c = Client_::connect(port, "demo-test", &["ohmpi/0001/#"]);
+    c.wait_for("a record", Duration::from_secs(60), |m| {
+        m.topic == "ohmpi/0001/data"
+    });
+
+    let o = ctl(dir.path(), port, &["get_status"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out} {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let reply: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert_eq!(reply["status"], "done");
+    assert_eq!(reply["result"]["state"], "running");
+
+    let o = ctl(dir.path(), port, &["make_coffee"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("make_coffee"));
+
+    let o = ctl(dir.path(), port, &["interrupt"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    c.wait_for("monitoring interrupted", Duration::from_secs(10), |m| {
+        m.topic.contains("/control/response/")
+            && m.json()["cmd_id"] == "demo"
+            && m.json()["result"]["interrupted"] == true
+    });
+
+    let o = ctl(
+        dir.path(),
+        port,
+        &[
+            "run_measurement",
+            "quad=[1,4,2,3]",
+            "--watch",
+            "--timeout",
+            "60",
+        ],
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out} {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let reply: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert_eq!(reply["status"], "done");
+    assert!((reply["result"]["record"]["rhoa_ohmm"].as_f64().unwrap() - 100.0).abs() < 5.0);
+    drop(demo);
+}
