@@ -23,7 +23,8 @@ struct Target {
 
 impl Daemon {
     fn new_cmd_id(&mut self) -> String {
-        format!("ohmpi-{}-{}", std::process::id(), self.next_run)
+        self.generated_ids += 1;
+        format!("ohmpi-{}-{}", std::process::id(), self.generated_ids)
     }
 
     fn send_reply(&mut self, to: &Target, reply: &Reply) {

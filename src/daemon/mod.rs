@@ -95,6 +95,8 @@ pub struct Daemon {
     log_window: (Instant, u32),
     logs_dropped: u64,
     autostart: Option<String>,
+    /// `cmd_id`s generated for commands that came without one.
+    generated_ids: u64,
 }
 
 /// Runs the daemon until `shutdown` resolves or a command stops it.
@@ -158,6 +160,7 @@ impl Daemon {
                 log_window: (Instant::now(), 0),
                 logs_dropped: 0,
                 autostart: None,
+                generated_ids: 0,
             },
             outputs,
             link_task,
