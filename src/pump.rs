@@ -31,8 +31,9 @@ pub enum Output {
         total: u32,
         eta_s: f64,
     },
-    /// A record, already durable.
-    Record(Box<Record>),
+    /// A record, already durable, with its waveform when the pump keeps them.
+    Record(Box<Record>, Option<Box<Waveform>>),
+    Health(crate::hardware::Health),
     Contact {
         run: RunId,
         survey: Option<String>,
@@ -65,12 +66,33 @@ struct RunInfo {
     cmd_id: Option<String>,
 }
 
+/// The full waveform of one quadrupole, as published on `data/waveform`.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Waveform {
+    pub seq: u64,
+    pub survey: Option<String>,
+    pub a: u16,
+    pub b: u16,
+    pub m: u16,
+    pub n: u16,
+    /// Time since the quadrupole started \[s\].
+    pub t_s: Vec<f64>,
+    pub iab_ma: Vec<f64>,
+    pub vmn_mv: Vec<f64>,
+    /// +1, −1, or 0 during off time.
+    pub polarity: Vec<i8>,
+    /// Pulse index (stack × 2, + 1 for the − pulse).
+    pub pulse: Vec<u16>,
+}
+
 /// Turns engine events into durable files and [`Output`]s.
 #[derive(Debug)]
 pub struct Pump {
     store: Store,
     survey: Option<SurveyWriter>,
     runs: HashMap<RunId, RunInfo>,
+    /// Samples of the quadrupole being measured, when waveforms are kept.
+    waveform: Option<Waveform>,
 }
 
 impl Pump {
@@ -79,7 +101,13 @@ impl Pump {
             store,
             survey: None,
             runs: HashMap::new(),
+            waveform: None,
         }
+    }
+
+    /// Keeps each quadrupole's samples and hands them on with its record.
+    pub fn keep_waveforms(&mut self, keep: bool) {
+        self.waveform = keep.then(Waveform::default);
     }
 
     pub fn store(&self) -> &Store {
@@ -128,6 +156,9 @@ impl Pump {
                 surveys,
             } => {
                 self.runs.entry(run).or_default().kind = Some(kind);
+                if let Some(wf) = &mut self.waveform {
+                    *wf = Waveform::default();
+                }
                 Output::RunStarted {
                     run,
                     kind,
@@ -166,8 +197,16 @@ impl Pump {
                 if let Some(w) = &mut self.survey {
                     w.append_sample(&sample)?;
                 }
+                if let Some(wf) = &mut self.waveform {
+                    wf.t_s.push(sample.t_s);
+                    wf.iab_ma.push(sample.iab_ma);
+                    wf.vmn_mv.push(sample.vmn_mv);
+                    wf.polarity.push(sample.polarity);
+                    wf.pulse.push(sample.pulse);
+                }
                 return Ok(None);
             }
+            Event::Health(h) => Output::Health(h),
             Event::Record { run, measurement } => {
                 let seq = self.store.next_seq();
                 let survey = self.survey.as_ref().map(|w| w.id().to_string());
@@ -176,7 +215,21 @@ impl Pump {
                     Some(w) => w.append(&record)?,
                     None => self.store.append_single(&record)?,
                 }
-                Output::Record(Box::new(record))
+                let waveform = self.waveform.as_mut().and_then(|wf| {
+                    let full = std::mem::take(wf);
+                    (!full.t_s.is_empty()).then(|| {
+                        Box::new(Waveform {
+                            seq,
+                            survey: record.survey.clone(),
+                            a: record.a,
+                            b: record.b,
+                            m: record.m,
+                            n: record.n,
+                            ..full
+                        })
+                    })
+                });
+                Output::Record(Box::new(record), waveform)
             }
             Event::Contact { run, contact } => {
                 if let Some(w) = &mut self.survey {

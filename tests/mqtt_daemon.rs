@@ -196,3 +196,37 @@ fn malformed_commands_get_errors_and_measuring_goes_on() {
     let end = c.wait_for("run ends", SECS(10), reply_for("long", "done"));
     assert_eq!(end.json()["result"]["interrupted"], true);
 }
+
+#[test]
+fn waveforms_are_published_when_asked_and_soh_knows_the_battery() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(dir.path());
+    let _daemon = Daemon::start(dir.path(), broker.port, "waveform = true\n");
+    let mut c = Client_::connect(broker.port, "test-3", &[&format!("{P}/#")]);
+    c.wait_for("online", SECS(20), |m| {
+        m.topic == format!("{P}/status") && m.json()["online"] == true
+    });
+    command(
+        &c,
+        json!({"cmd_id": "w", "cmd": "run_measurement", "kwargs": {"quad": [1, 4, 2, 3]}}),
+    );
+    let done = c.wait_for("done", SECS(20), reply_for("w", "done"));
+    let seq = done.json()["result"]["record"]["seq"].clone();
+    let wf = c
+        .wait_for("waveform", SECS(5), |m| {
+            m.topic == format!("{P}/data/waveform")
+        })
+        .json();
+    assert_eq!(wf["seq"], seq);
+    assert_eq!((wf["a"].clone(), wf["n"].clone()), (json!(1), json!(3)));
+    // 0.05 s on and 0.05 s off per pulse, two pulses, at 860 SPS: 4 x 43 samples.
+    let n = wf["t_s"].as_array().unwrap().len();
+    assert!((160..=172).contains(&n), "{n} samples");
+    for k in ["iab_ma", "vmn_mv", "polarity", "pulse"] {
+        assert_eq!(wf[k].as_array().unwrap().len(), n, "{k}");
+    }
+    let soh = c.wait_for("soh with battery", SECS(10), |m| {
+        m.topic == format!("{P}/soh") && m.json()["battery_v"] == 12.0
+    });
+    assert_eq!(soh.json()["simulated"], true);
+}

@@ -25,6 +25,8 @@ const COMMAND_CAPACITY: usize = 64;
 pub const EVENT_CAPACITY: usize = 8192;
 /// How long the idle engine waits for a command before beating its heart again.
 const IDLE_TICK: Duration = Duration::from_millis(100);
+/// How often the idle engine reports the boards' health.
+const HEALTH_EVERY: Duration = Duration::from_secs(5);
 /// The longest the engine sleeps without looking at its commands (the interrupt latency, plus the
 /// operating system's wake-up time).
 const WAIT_SLICE: Duration = Duration::from_millis(2);
@@ -243,8 +245,14 @@ impl<F: Frontend> Worker<F> {
     fn run(&mut self) {
         self.make_safe();
         self.set_state(EngineState::Idle);
+        let mut last_health: Option<Instant> = None;
         loop {
             self.beat();
+            if last_health.is_none_or(|t| t.elapsed() >= HEALTH_EVERY) {
+                let health = self.fe.health();
+                self.emit(Event::Health(health));
+                last_health = Some(Instant::now());
+            }
             let cmd = match self.commands.recv_timeout(IDLE_TICK) {
                 Ok(cmd) => cmd,
                 Err(RecvTimeoutError::Timeout) => continue,

@@ -171,4 +171,6 @@ pub enum Event {
         outcome: Outcome,
         records: u32,
     },
+    /// The boards' state of health (supply and battery voltage, bus errors), now and then.
+    Health(crate::hardware::Health),
 }

@@ -111,7 +111,7 @@ pub fn survey(config: Config, sequence: Option<&Path>) -> Result<PathBuf> {
     };
     let outcome = drive(&mut inst, cmd, |out| match out {
         Output::SurveyOpened { path: p, .. } => path = Some(p.clone()),
-        Output::Record(r) => progress.record(r),
+        Output::Record(r, _) => progress.record(r),
         Output::Progress { done, eta_s, .. } => progress.update(*done, *eta_s),
         other => report_fault(other),
     })?;
@@ -148,7 +148,7 @@ pub fn measure(config: Config, quad: Quadrupole) -> Result<String> {
             settings: None,
         },
         |out| match out {
-            Output::Record(r) => record = Some(r.clone()),
+            Output::Record(r, _) => record = Some(r.clone()),
             other => report_fault(other),
         },
     )?;

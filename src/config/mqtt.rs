@@ -27,6 +27,7 @@ pub struct RawMqtt {
     pub log_rate_per_s: Option<u32>,
     pub max_payload_kib: Option<u32>,
     pub outbox_max_mb: Option<u64>,
+    pub waveform: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -78,6 +79,8 @@ pub struct MqttConfig {
     pub max_payload_bytes: usize,
     /// Disk the unacknowledged records may take before the oldest are given up.
     pub outbox_max_bytes: u64,
+    /// Publish every quadrupole's full waveform on `data/waveform` (and keep `_fw.csv` files).
+    pub waveform: bool,
 }
 
 /// What remote control may do.
@@ -214,6 +217,7 @@ pub fn validate_mqtt(raw: &RawMqtt, instrument_id: &str) -> Result<MqttConfig, F
         log_rate_per_s: raw.log_rate_per_s.unwrap_or(20).max(1),
         max_payload_bytes: max_payload_kib as usize * 1024,
         outbox_max_bytes: outbox_max_mb * 1_000_000,
+        waveform: raw.waveform.unwrap_or(false),
     })
 }
 

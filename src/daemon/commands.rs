@@ -100,9 +100,13 @@ impl Daemon {
     }
 
     fn settings_from(&self, raw: &RawSettings) -> Result<Settings, ErrorBody> {
-        self.settings
+        let mut s = self
+            .settings
             .apply(raw)
-            .map_err(|e| ErrorBody::invalid(e.field.clone(), e.message))
+            .map_err(|e| ErrorBody::invalid(e.field.clone(), e.message))?;
+        // Published waveforms need the engine's samples.
+        s.full_waveform |= self.config.mqtt.waveform;
+        Ok(s)
     }
 
     /// Checks quadrupoles against the system; the error names the entry.

@@ -97,6 +97,9 @@ pub struct Daemon {
     autostart: Option<String>,
     /// `cmd_id`s generated for commands that came without one.
     generated_ids: u64,
+    /// Supply and battery voltage last reported by the boards.
+    supply_v: Option<f64>,
+    battery_v: Option<f64>,
 }
 
 /// Runs the daemon until `shutdown` resolves or a command stops it.
@@ -134,10 +137,12 @@ impl Daemon {
         let (link, link_task) = Link::start(link::options(&config.mqtt, will)?);
         // The pump takes the consumer side of the engine, on its own thread.
         let (tx, outputs) = mpsc::channel(1024);
-        let (inst, events, pump) = inst.into_parts();
+        let (inst, events, mut pump) = inst.into_parts();
+        pump.keep_waveforms(config.mqtt.waveform);
         let (_join, pump_handle) =
             pump_thread::spawn(events, pump, tx).map_err(DaemonError::Thread)?;
-        let settings = config.acquisition.settings.clone();
+        let mut settings = config.acquisition.settings.clone();
+        settings.full_waveform |= config.mqtt.waveform;
         let sequence = default_sequence(&config, &inst.preset)?;
         Ok((
             Daemon {
@@ -161,6 +166,8 @@ impl Daemon {
                 logs_dropped: 0,
                 autostart: None,
                 generated_ids: 0,
+                supply_v: None,
+                battery_v: None,
             },
             outputs,
             link_task,
@@ -301,9 +308,11 @@ impl Daemon {
         let topic = self.topics.log.clone();
         self.publish(&topic, QoS::AtMostOnce, false, json);
         if let Some(c) = &self.compat {
-            let line = crate::messaging::compat::frame(
+            let level = log.level.parse().unwrap_or(tracing::Level::INFO);
+            let line = crate::messaging::compat::frame_level(
                 std::time::SystemTime::now(),
                 std::process::id(),
+                level,
                 &log.message,
             );
             let topic = c.exec.clone();
@@ -327,8 +336,8 @@ impl Daemon {
             dropped_samples: health.dropped_samples.load(Ordering::Relaxed),
             dropped_events: health.dropped_events.load(Ordering::Relaxed),
             bus_errors: health.bus_errors.load(Ordering::Relaxed),
-            supply_v: None,
-            battery_v: None,
+            supply_v: self.supply_v,
+            battery_v: self.battery_v,
             simulated: self.config.hardware.simulate,
             version: env!("CARGO_PKG_VERSION"),
         };
@@ -406,7 +415,11 @@ impl Daemon {
                 }
                 self.status_dirty = true;
             }
-            Output::Record(record) => self.on_record(*record),
+            Output::Record(record, waveform) => self.on_record(*record, waveform),
+            Output::Health(h) => {
+                self.supply_v = h.supply_v;
+                self.battery_v = h.battery_v;
+            }
             Output::Contact { contact, .. } => self.on_contact(contact),
             Output::Fault { quad, error, .. } => {
                 let what = match quad {
@@ -428,7 +441,14 @@ impl Daemon {
         }
     }
 
-    fn on_record(&mut self, record: crate::survey::Record) {
+    fn on_record(
+        &mut self,
+        record: crate::survey::Record,
+        waveform: Option<Box<crate::pump::Waveform>>,
+    ) {
+        if let Some(battery) = record.battery_v {
+            self.battery_v = Some(battery);
+        }
         let json = serde_json::to_string(&record).unwrap_or_default();
         match self.outbox.push(record.seq, json) {
             Ok(given_up) => {
@@ -447,12 +467,17 @@ impl Daemon {
             }
         }
         let _ = self.outbox.flush(&self.link);
+        if let Some(wf) = waveform {
+            let topic = self.topics.waveform.clone();
+            let json = serde_json::to_string(&wf).unwrap_or_default();
+            self.publish(&topic, QoS::AtLeastOnce, false, json);
+        }
         if let Some(c) = &self.compat {
             let body = crate::messaging::compat::record_body(&record, record.battery_v);
-            let line = crate::messaging::compat::frame(
+            let line = crate::messaging::compat::data_payload(
                 std::time::SystemTime::now(),
                 std::process::id(),
-                &body.to_string(),
+                &body,
             );
             let topic = c.data.clone();
             self.publish(&topic, QoS::AtLeastOnce, false, line);
@@ -476,10 +501,10 @@ impl Daemon {
         self.publish(&topic, QoS::AtLeastOnce, false, body.to_string());
         if let Some(c) = &self.compat {
             let rs = crate::messaging::compat::rsdata_body(contact.a, contact.b, contact.rs_kohm);
-            let line = crate::messaging::compat::frame(
+            let line = crate::messaging::compat::data_payload(
                 std::time::SystemTime::now(),
                 std::process::id(),
-                &rs.to_string(),
+                &rs,
             );
             let topic = c.data.clone();
             self.publish(&topic, QoS::AtLeastOnce, false, line);
