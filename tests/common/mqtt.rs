@@ -161,6 +161,10 @@ impl Daemon {
         }
     }
 
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("daemon.log")).unwrap_or_default()
     }
@@ -178,6 +182,8 @@ pub struct Msg {
     pub topic: String,
     pub payload: String,
     pub retain: bool,
+    /// When the client received it (seconds since the epoch).
+    pub at: f64,
 }
 
 impl Msg {
@@ -217,6 +223,10 @@ impl Client_ {
                             topic: p.topic.clone(),
                             payload: String::from_utf8_lossy(&p.payload).into_owned(),
                             retain: p.retain,
+                            at: std::time::SystemTime::now()
+                                .duration_since(std::time::UNIX_EPOCH)
+                                .map(|d| d.as_secs_f64())
+                                .unwrap_or(0.0),
                         };
                         if tx.send(msg).is_err() {
                             return;
