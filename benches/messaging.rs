@@ -51,7 +51,12 @@ fn rss_and_cpu(pid: u32) -> (f64, f64) {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0.0);
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit(") ").next().unwrap_or("").split_whitespace().collect();
+    let fields: Vec<&str> = stat
+        .rsplit(") ")
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
     // utime and stime are fields 14 and 15 (1-based) of /proc/pid/stat: 12 and 13 here.
     let ticks: f64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
         + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
@@ -73,7 +78,8 @@ fn latency_and_footprint() {
     let t0 = Instant::now();
     c.publish(
         &format!("{P}/control"),
-        json!({"cmd_id": "mon", "cmd": "run_multiple_sequences", "kwargs": {"nb_meas": 1000}}).to_string(),
+        json!({"cmd_id": "mon", "cmd": "run_multiple_sequences", "kwargs": {"nb_meas": 1000}})
+            .to_string(),
     );
     // Arrival times of each record.
     let mut arrivals: Vec<(f64, f64)> = Vec::new();
@@ -110,7 +116,10 @@ fn latency_and_footprint() {
         peak_rss,
         wall
     );
-    println!("start-up to retained online status: {:.0} ms", startup.as_secs_f64() * 1e3);
+    println!(
+        "start-up to retained online status: {:.0} ms",
+        startup.as_secs_f64() * 1e3
+    );
     drop(daemon);
 }
 
@@ -131,16 +140,22 @@ fn waveform_throughput() {
     );
     c.publish(
         &format!("{P}/control"),
-        json!({"cmd_id": "run", "cmd": "run_sequence", "kwargs": {"injection_duration": 0.2}}).to_string(),
+        json!({"cmd_id": "run", "cmd": "run_sequence", "kwargs": {"injection_duration": 0.2}})
+            .to_string(),
     );
     c.wait_for("done", Duration::from_secs(120), |m| {
-        m.topic.contains("/control/response/") && m.json()["cmd_id"] == "run" && m.json()["status"] == "done"
+        m.topic.contains("/control/response/")
+            && m.json()["cmd_id"] == "run"
+            && m.json()["status"] == "done"
     });
     c.drain(Duration::from_secs(1));
     let elapsed = start.elapsed().as_secs_f64();
     let records = c.on(&format!("{P}/data")).len();
     let waves = c.on(&format!("{P}/data/waveform"));
-    let samples: usize = waves.iter().map(|m| m.json()["t_s"].as_array().unwrap().len()).sum();
+    let samples: usize = waves
+        .iter()
+        .map(|m| m.json()["t_s"].as_array().unwrap().len())
+        .sum();
     // What the engine sampled, as the pump wrote it to the survey's _fw.csv.
     let stored: usize = std::fs::read_dir(dir.path().join("data"))
         .unwrap()
@@ -160,17 +175,29 @@ fn interrupt_latency() {
     let dir = tempfile::tempdir().unwrap();
     let broker = Broker::start(dir.path());
     let _daemon = Daemon::start(dir.path(), broker.port, "");
-    let mut c = Client_::connect(broker.port, "bench-3", &[&format!("{P}/control/response/#")]);
+    let mut c = Client_::connect(
+        broker.port,
+        "bench-3",
+        &[&format!("{P}/control/response/#")],
+    );
     std::thread::sleep(Duration::from_secs(1));
     let mut lat = Vec::new();
     for i in 0..20 {
         let run = format!("r{i}");
-        c.publish(&format!("{P}/control"), json!({"cmd_id": run, "cmd": "run_sequence"}).to_string());
+        c.publish(
+            &format!("{P}/control"),
+            json!({"cmd_id": run, "cmd": "run_sequence"}).to_string(),
+        );
         let r = run.clone();
-        c.wait_for("accepted", Duration::from_secs(10), move |m| m.json()["cmd_id"] == r.as_str());
+        c.wait_for("accepted", Duration::from_secs(10), move |m| {
+            m.json()["cmd_id"] == r.as_str()
+        });
         std::thread::sleep(Duration::from_millis(100 + (i * 37) % 300));
         let t = Instant::now();
-        c.publish(&format!("{P}/control"), json!({"cmd_id": format!("i{i}"), "cmd": "interrupt"}).to_string());
+        c.publish(
+            &format!("{P}/control"),
+            json!({"cmd_id": format!("i{i}"), "cmd": "interrupt"}).to_string(),
+        );
         let r = run.clone();
         c.wait_for("run ended", Duration::from_secs(10), move |m| {
             m.json()["cmd_id"] == r.as_str() && m.json()["status"] == "done"

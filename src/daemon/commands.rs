@@ -379,7 +379,22 @@ impl Daemon {
     fn load_sequence(&mut self, filename: &str) -> Result<Option<Value>, ErrorBody> {
         let rel =
             command::safe_relative_path(filename).map_err(|m| ErrorBody::invalid("filename", m))?;
-        let path = self.config.control.sequences_dir.join(rel);
+        let dir = &self.config.control.sequences_dir;
+        let path = dir.join(rel);
+        // A link inside the folder must not lead outside it.
+        let inside = match (path.canonicalize(), dir.canonicalize()) {
+            (Ok(p), Ok(d)) => p.starts_with(d),
+            _ => false,
+        };
+        if !inside {
+            return Err(ErrorBody::invalid(
+                "filename",
+                format!(
+                    "no sequence file {filename} in the sequences folder {}",
+                    dir.display()
+                ),
+            ));
+        }
         let seq = Sequence::read_file(&path)
             .map_err(|e| ErrorBody::invalid("filename", e.to_string()))?;
         seq.validate(self.inst.preset.nelec())
