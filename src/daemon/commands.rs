@@ -41,13 +41,8 @@ impl Daemon {
             self.pending.push_back((topic, json));
         }
         if to.compat {
-            if let (Some(c), Ok(body)) = (&self.compat, serde_json::to_value(reply)) {
-                let line =
-                    compat::data_payload(std::time::SystemTime::now(), std::process::id(), &body);
-                let topic = c.data.clone();
-                let _ = self
-                    .link
-                    .publish(&topic, QoS::AtLeastOnce, false, line, None);
+            if let Ok(body) = serde_json::to_value(reply) {
+                self.publish_compat_data(&body);
             }
         }
     }
@@ -324,17 +319,7 @@ impl Daemon {
                 .map(|v| {
                     if to.compat {
                         // OhmPi's page reads the reply itself, as its controller shapes it.
-                        if let Some(c) = &self.compat {
-                            let line = compat::data_payload(
-                                std::time::SystemTime::now(),
-                                std::process::id(),
-                                &v,
-                            );
-                            let topic = c.data.clone();
-                            let _ = self
-                                .link
-                                .publish(&topic, QoS::AtLeastOnce, false, line, None);
-                        }
+                        self.publish_compat_data(&v);
                     }
                     Some(v)
                 })
@@ -494,15 +479,7 @@ impl Daemon {
             }
         };
         self.send_reply(&to, &reply);
-        if let Some(c) = &self.compat {
-            let body = compat::idle_body(Some(&ctx.cmd_id));
-            let line =
-                compat::data_payload(std::time::SystemTime::now(), std::process::id(), &body);
-            let topic = c.data.clone();
-            let _ = self
-                .link
-                .publish(&topic, QoS::AtLeastOnce, false, line, None);
-        }
+        self.publish_compat_data(&compat::idle_body(Some(&ctx.cmd_id)));
     }
 }
 

@@ -226,6 +226,19 @@ impl Daemon {
         self.link.publish(topic, qos, retain, payload, None).is_ok()
     }
 
+    /// A body on the OhmPi dialect's data topic, framed as its log line (when the dialect is on).
+    fn publish_compat_data(&mut self, body: &serde_json::Value) {
+        if let Some(c) = &self.compat {
+            let line = crate::messaging::compat::data_payload(
+                std::time::SystemTime::now(),
+                std::process::id(),
+                body,
+            );
+            let topic = c.data.clone();
+            self.publish(&topic, QoS::AtLeastOnce, false, line);
+        }
+    }
+
     fn publish_status(&mut self) {
         let json = self.status.to_json();
         let topic = self.topics.status.clone();
@@ -472,15 +485,9 @@ impl Daemon {
             let json = serde_json::to_string(&wf).unwrap_or_default();
             self.publish(&topic, QoS::AtLeastOnce, false, json);
         }
-        if let Some(c) = &self.compat {
+        if self.compat.is_some() {
             let body = crate::messaging::compat::record_body(&record, record.battery_v);
-            let line = crate::messaging::compat::data_payload(
-                std::time::SystemTime::now(),
-                std::process::id(),
-                &body,
-            );
-            let topic = c.data.clone();
-            self.publish(&topic, QoS::AtLeastOnce, false, line);
+            self.publish_compat_data(&body);
         }
         if let Some((_, ctx)) = &mut self.run {
             ctx.records += 1;
@@ -499,16 +506,8 @@ impl Daemon {
         });
         let topic = self.topics.contact.clone();
         self.publish(&topic, QoS::AtLeastOnce, false, body.to_string());
-        if let Some(c) = &self.compat {
-            let rs = crate::messaging::compat::rsdata_body(contact.a, contact.b, contact.rs_kohm);
-            let line = crate::messaging::compat::data_payload(
-                std::time::SystemTime::now(),
-                std::process::id(),
-                &rs,
-            );
-            let topic = c.data.clone();
-            self.publish(&topic, QoS::AtLeastOnce, false, line);
-        }
+        let rs = crate::messaging::compat::rsdata_body(contact.a, contact.b, contact.rs_kohm);
+        self.publish_compat_data(&rs);
         if let Some((_, ctx)) = &mut self.run {
             ctx.contacts.push(body);
         }
