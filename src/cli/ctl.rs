@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use ohmpi::config::Config;
-use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
+use rumqttc::{Client, Event, Packet, QoS};
 use serde_json::{Map, Value};
 
 use super::progress::Progress;
@@ -34,14 +34,9 @@ pub fn run(
     let me = format!("ctl-{}", std::process::id());
     let cmd_id = format!("{me}-1");
     let prefix = &config.mqtt.prefix;
-    let mut o = MqttOptions::new(me.clone(), config.mqtt.host.clone(), config.mqtt.port);
-    o.set_keep_alive(Duration::from_secs(10));
-    o.set_max_packet_size(16 << 20, 16 << 20);
-    if let Some(user) = &config.mqtt.username {
-        if let Some(ohmpi::config::Password::Inline(p)) = &config.mqtt.password {
-            o.set_credentials(user.clone(), p.clone());
-        }
-    }
+    // Same broker, credentials and TLS as the instrument's own configuration.
+    let mut o = ohmpi::messaging::link::options_as(&config.mqtt, &me, None)?;
+    o.set_keep_alive(Duration::from_secs(5));
     let (client, mut connection) = Client::new(o, 16);
     let body = serde_json::json!({
         "cmd_id": cmd_id, "cmd": cmd, "reply_to": me, "kwargs": kwargs(args)?,

@@ -30,11 +30,14 @@ impl Daemon {
     fn send_reply(&mut self, to: &Target, reply: &Reply) {
         let topic = self.topics.response(to.reply_to.as_deref());
         let json = reply.to_json();
-        if self
-            .link
-            .publish(&topic, QoS::AtLeastOnce, false, json.clone(), None)
-            .is_err()
-        {
+        // Replies keep their order: behind any still waiting.
+        self.flush_pending();
+        let sent = self.pending.is_empty()
+            && self
+                .link
+                .publish(&topic, QoS::AtLeastOnce, false, json.clone(), None)
+                .is_ok();
+        if !sent {
             if self.pending.len() == PENDING_REPLIES {
                 self.pending.pop_front();
             }
@@ -55,6 +58,26 @@ impl Daemon {
     fn done(&mut self, to: &Target, req: &Request, result: Option<Value>) {
         let reply = Reply::done(req.cmd_id.clone(), req.cmd_name.clone(), result);
         self.send_reply(to, &reply);
+    }
+
+    /// A command too large to read gets an error reply.
+    pub(super) fn oversize_command(&mut self, len: usize, compat: bool) {
+        let body = ErrorBody::invalid(
+            "payload",
+            format!(
+                "the command is {len} bytes; at most {} are accepted",
+                self.config.mqtt.max_payload_bytes
+            ),
+        );
+        let id = self.new_cmd_id();
+        let reply = Reply::error(id, String::new(), body);
+        self.send_reply(
+            &Target {
+                reply_to: None,
+                compat,
+            },
+            &reply,
+        );
     }
 
     /// Handles one message from a control topic.
@@ -236,6 +259,10 @@ impl Daemon {
             }
             Command::Interrupt => {
                 let running = self.run.is_some();
+                if !running {
+                    // OhmPi's clients wait for this after every interrupt.
+                    self.publish_compat_data(&compat::idle_body(Some(&req.cmd_id)));
+                }
                 if let Some((_, ctx)) = &mut self.run {
                     ctx.interrupted = true;
                 }
@@ -354,6 +381,14 @@ impl Daemon {
                     Ok(None)
                 }
             }
+        };
+        // OhmPi's page got its get_data reply in its own shape already.
+        let to = match req.command {
+            Command::GetData { .. } => Target {
+                compat: false,
+                ..to
+            },
+            _ => to,
         };
         match result {
             Ok(v) => self.done(&to, &req, v),

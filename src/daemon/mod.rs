@@ -134,7 +134,11 @@ impl Daemon {
             crate::messaging::command::COMMAND_NAMES.to_vec(),
         );
         let will = (topics.status.clone(), status.offline_json());
-        let (link, link_task) = Link::start(link::options(&config.mqtt, will)?);
+        let (link, link_task) = Link::start(
+            link::options(&config.mqtt, Some(will))?,
+            topics.data.clone(),
+            config.mqtt.max_payload_bytes,
+        );
         // The pump takes the consumer side of the engine, on its own thread.
         let (tx, outputs) = mpsc::channel(1024);
         let (inst, events, mut pump) = inst.into_parts();
@@ -205,8 +209,34 @@ impl Daemon {
         Ok(exit)
     }
 
-    /// Every 200 ms: records to the broker, status if it changed, watermark on disk.
+    /// Applies the broker's acknowledgements of records.
+    fn apply_acks(&mut self) {
+        for seq in self.link.take_acks() {
+            if let Err(e) = self.outbox.acked(seq) {
+                tracing::error!("outbox: {e}");
+            }
+        }
+    }
+
+    /// Replies that could not be handed to the client, in order, before anything newer.
+    pub(super) fn flush_pending(&mut self) {
+        while let Some((topic, payload)) = self.pending.pop_front() {
+            if self
+                .link
+                .publish(&topic, QoS::AtLeastOnce, false, payload.clone(), None)
+                .is_err()
+            {
+                self.pending.push_front((topic, payload));
+                break;
+            }
+        }
+    }
+
+    /// Every 200 ms: acknowledgements, replies and records to the broker, status if it changed,
+    /// watermark on disk.
     fn housekeeping(&mut self) {
+        self.apply_acks();
+        self.flush_pending();
         if let Err(e) = self.outbox.flush(&self.link) {
             tracing::error!("outbox: {e}");
         }
@@ -292,9 +322,10 @@ impl Daemon {
                 tracing::warn!("broker connection lost: {why}; reconnecting");
                 self.outbox.disconnected();
             }
-            LinkEvent::Acked(seq) => {
-                if let Err(e) = self.outbox.acked(seq) {
-                    tracing::error!("outbox: {e}");
+            LinkEvent::Oversize { topic, len } => {
+                let compat = self.compat.as_ref().is_some_and(|c| c.ctrl == topic);
+                if compat || topic == self.topics.control {
+                    self.oversize_command(len, compat);
                 }
             }
             LinkEvent::Message { topic, payload } => {
@@ -475,10 +506,15 @@ impl Daemon {
                 }
             }
             Err(e) => {
-                tracing::error!("outbox: {e}");
+                tracing::error!(
+                    "outbox: record {} not kept for sending again: {e}",
+                    record.seq
+                );
                 self.publish_error("outbox", &e.to_string());
+                self.outbox.forget(record.seq);
             }
         }
+        self.apply_acks();
         let _ = self.outbox.flush(&self.link);
         if let Some(wf) = waveform {
             let topic = self.topics.waveform.clone();
@@ -527,6 +563,8 @@ impl Daemon {
         }
         let deadline = Instant::now() + Duration::from_secs(3);
         while self.link.is_connected() && Instant::now() < deadline {
+            self.apply_acks();
+            self.flush_pending();
             let _ = self.outbox.flush(&self.link);
             if self.link.inflight() == 0 && self.outbox.depth() == 0 {
                 break;
@@ -539,8 +577,11 @@ impl Daemon {
         self.publish(&topic, QoS::AtLeastOnce, true, offline);
         let wait_acks = Instant::now() + Duration::from_secs(2);
         while self.link.is_connected() && self.link.inflight() > 0 && Instant::now() < wait_acks {
+            self.apply_acks();
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        self.apply_acks();
+        let _ = self.outbox.save_watermark();
         self.link.disconnect();
         let _ = tokio::time::timeout(Duration::from_secs(5), link_task.handle).await;
     }

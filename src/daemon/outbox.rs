@@ -86,6 +86,11 @@ impl Outbox {
         tokio::task::block_in_place(|| self.journal.ack(seq))
     }
 
+    /// A record that could not be journaled: never wait for its acknowledgement.
+    pub fn forget(&mut self, seq: u64) {
+        self.journal.forget(seq);
+    }
+
     /// The connection dropped: what was handed over and not acknowledged goes again.
     pub fn disconnected(&mut self) {
         self.cursor = self.journal.acked();

@@ -4,9 +4,11 @@
 //! Delivery tracking: every publish goes through [`Link::publish`], which notes, under one lock
 //! with the request, which record (`seq`) it carries. The poll task pairs each outgoing publish
 //! with that note (the event loop keeps request order), then each PUBACK with its record, and
-//! reports [`LinkEvent::Acked`]. When the connection drops, everything the client had not sent
-//! or not seen acknowledged is forgotten on purpose: the outbox journal sends it again after the
-//! reconnection, in order, from the last acknowledged record.
+//! keeps the acknowledged records for [`Link::take_acks`] (never dropped). When the connection
+//! drops, the records the client had not sent or not seen acknowledged are forgotten on purpose:
+//! the outbox journal sends them again after the reconnection, in order, from the last
+//! acknowledged one. Other messages (replies, errors, contact results) stay with the client,
+//! which sends them first once reconnected.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,7 +17,7 @@ use std::time::Duration;
 
 use rumqttc::{
     AsyncClient, ConnectionError, Event, EventLoop, LastWill, MqttOptions, Outgoing, Packet, QoS,
-    Transport,
+    Request, Transport,
 };
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -49,6 +51,8 @@ pub enum PublishError {
     NotConnected,
     #[error("the MQTT client's queue is full")]
     Full,
+    #[error("a message of {0} bytes is larger than the link carries")]
+    TooLarge(usize),
 }
 
 /// What the poll task reports.
@@ -60,8 +64,11 @@ pub enum LinkEvent {
         topic: String,
         payload: Vec<u8>,
     },
-    /// The broker acknowledged the record with this `seq`.
-    Acked(u64),
+    /// A message over the size limit, not read (its length in bytes).
+    Oversize {
+        topic: String,
+        len: usize,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -71,6 +78,11 @@ struct Tracking {
     queued: VecDeque<Option<u64>>,
     /// Packet id → record, for QoS 1 publishes sent and not yet acknowledged.
     inflight: HashMap<u16, u64>,
+    /// A record sent under a packet id still awaiting its acknowledgement (an out-of-order
+    /// acknowledgement made the client reuse it): paired once that acknowledgement arrives.
+    deferred: Option<(u16, u64)>,
+    /// Records acknowledged and not yet taken.
+    acked: Vec<u64>,
     dropped_messages: u64,
 }
 
@@ -80,6 +92,7 @@ pub struct Link {
     client: AsyncClient,
     tracking: Arc<Mutex<Tracking>>,
     stopping: Arc<AtomicBool>,
+    max_payload: usize,
 }
 
 /// The running poll task.
@@ -97,14 +110,25 @@ fn read(what: &'static str, path: &std::path::Path) -> Result<Vec<u8>, LinkError
 }
 
 /// Client options from the configuration, with `will` as the last will (retained, QoS 1).
-pub fn options(cfg: &MqttConfig, will: (String, String)) -> Result<MqttOptions, LinkError> {
-    let mut o = MqttOptions::new(cfg.client_id.clone(), cfg.host.clone(), cfg.port);
+pub fn options(cfg: &MqttConfig, will: Option<(String, String)>) -> Result<MqttOptions, LinkError> {
+    options_as(cfg, &cfg.client_id, will)
+}
+
+/// The same for another client of the same broker (`ohmpi ctl`).
+pub fn options_as(
+    cfg: &MqttConfig,
+    client_id: &str,
+    will: Option<(String, String)>,
+) -> Result<MqttOptions, LinkError> {
+    let mut o = MqttOptions::new(client_id, cfg.host.clone(), cfg.port);
     o.set_keep_alive(Duration::from_secs(cfg.keepalive_s))
         .set_clean_session(true)
         .set_max_packet_size(MAX_INCOMING_PACKET, MAX_OUTGOING_PACKET)
         .set_inflight(MAX_INFLIGHT)
-        .set_request_channel_capacity(REQUEST_CAPACITY)
-        .set_last_will(LastWill::new(will.0, will.1, QoS::AtLeastOnce, true));
+        .set_request_channel_capacity(REQUEST_CAPACITY);
+    if let Some((topic, payload)) = will {
+        o.set_last_will(LastWill::new(topic, payload, QoS::AtLeastOnce, true));
+    }
     if let Some(user) = &cfg.username {
         let password = match &cfg.password {
             Some(Password::Inline(p)) => p.clone(),
@@ -131,8 +155,14 @@ pub fn options(cfg: &MqttConfig, will: (String, String)) -> Result<MqttOptions, 
 }
 
 impl Link {
-    /// Starts the client and its poll task (on the current tokio runtime).
-    pub fn start(options: MqttOptions) -> (Link, LinkTask) {
+    /// Starts the client and its poll task (on the current tokio runtime). Records are the
+    /// messages on `record_topic`; incoming messages over `max_payload` bytes are reported, not
+    /// read.
+    pub fn start(
+        options: MqttOptions,
+        record_topic: String,
+        max_payload: usize,
+    ) -> (Link, LinkTask) {
         let (client, eventloop) = AsyncClient::new(options, REQUEST_CAPACITY);
         let tracking = Arc::new(Mutex::new(Tracking::default()));
         let stopping = Arc::new(AtomicBool::new(false));
@@ -142,12 +172,14 @@ impl Link {
             Arc::clone(&tracking),
             Arc::clone(&stopping),
             tx,
+            (record_topic, max_payload),
         ));
         (
             Link {
                 client,
                 tracking,
                 stopping,
+                max_payload: MAX_OUTGOING_PACKET - 1024,
             },
             LinkTask { events: rx, handle },
         )
@@ -167,6 +199,11 @@ impl Link {
         t.inflight.len() + t.queued.iter().filter(|q| q.is_some()).count()
     }
 
+    /// The records acknowledged since the last call.
+    pub fn take_acks(&self) -> Vec<u64> {
+        std::mem::take(&mut self.tracking().acked)
+    }
+
     /// Incoming messages dropped because the daemon was not reading fast enough.
     pub fn dropped_messages(&self) -> u64 {
         self.tracking().dropped_messages
@@ -182,6 +219,10 @@ impl Link {
         payload: impl Into<Vec<u8>>,
         seq: Option<u64>,
     ) -> Result<(), PublishError> {
+        let payload = payload.into();
+        if payload.len() > self.max_payload {
+            return Err(PublishError::TooLarge(payload.len()));
+        }
         let mut t = self.tracking();
         if !t.connected {
             return Err(PublishError::NotConnected);
@@ -212,6 +253,7 @@ async fn poll_loop(
     tracking: Arc<Mutex<Tracking>>,
     stopping: Arc<AtomicBool>,
     tx: mpsc::Sender<LinkEvent>,
+    (record_topic, max_payload): (String, usize),
 ) {
     let lock = || tracking.lock().unwrap_or_else(|p| p.into_inner());
     let mut backoff = Duration::from_millis(500);
@@ -224,9 +266,16 @@ async fn poll_loop(
                 let _ = tx.send(LinkEvent::Connected).await;
             }
             Ok(Event::Incoming(Packet::Publish(p))) => {
-                let msg = LinkEvent::Message {
-                    topic: p.topic,
-                    payload: p.payload.to_vec(),
+                let msg = if p.payload.len() > max_payload {
+                    LinkEvent::Oversize {
+                        topic: p.topic,
+                        len: p.payload.len(),
+                    }
+                } else {
+                    LinkEvent::Message {
+                        topic: p.topic,
+                        payload: p.payload.to_vec(),
+                    }
                 };
                 if tx.try_send(msg).is_err() {
                     lock().dropped_messages += 1;
@@ -236,15 +285,28 @@ async fn poll_loop(
                 let mut t = lock();
                 if let Some(Some(seq)) = t.queued.pop_front() {
                     if pkid != 0 {
-                        t.inflight.insert(pkid, seq);
+                        match t.inflight.entry(pkid) {
+                            std::collections::hash_map::Entry::Occupied(_) => {
+                                t.deferred = Some((pkid, seq));
+                            }
+                            std::collections::hash_map::Entry::Vacant(v) => {
+                                v.insert(seq);
+                            }
+                        }
                     }
                 }
             }
             Ok(Event::Incoming(Packet::PubAck(ack))) => {
-                let seq = lock().inflight.remove(&ack.pkid);
-                if let Some(seq) = seq {
-                    // Never blocks the loop; a lost acknowledgement only means a resend.
-                    let _ = tx.try_send(LinkEvent::Acked(seq));
+                let mut t = lock();
+                if let Some(seq) = t.inflight.remove(&ack.pkid) {
+                    t.acked.push(seq);
+                }
+                if let Some((pkid, seq)) = t.deferred.take() {
+                    if pkid == ack.pkid {
+                        t.inflight.insert(pkid, seq);
+                    } else {
+                        t.deferred = Some((pkid, seq));
+                    }
                 }
             }
             Ok(_) => {}
@@ -253,9 +315,16 @@ async fn poll_loop(
                     let mut t = lock();
                     t.connected = false;
                     eventloop.clean();
-                    eventloop.pending.clear();
-                    t.queued.clear();
+                    // Records go again from the journal; other messages stay, sent first.
+                    let kept: std::collections::VecDeque<Request> = eventloop
+                        .pending
+                        .drain(..)
+                        .filter(|r| matches!(r, Request::Publish(p) if p.topic != record_topic))
+                        .collect();
+                    t.queued = kept.iter().map(|_| None).collect();
+                    eventloop.pending = kept;
                     t.inflight.clear();
+                    t.deferred = None;
                 }
                 if stopping.load(Ordering::SeqCst) {
                     return;

@@ -220,6 +220,19 @@ impl Journal {
         self.drop_acked_segments()
     }
 
+    /// A record that never made it into the journal: counted as acknowledged so the watermark
+    /// moves past it.
+    pub fn forget(&mut self, seq: u64) {
+        if seq > self.acked {
+            self.last_seq = self.last_seq.max(seq);
+            self.acked_above.insert(seq);
+            while self.acked_above.remove(&(self.acked + 1)) {
+                self.acked += 1;
+            }
+            self.watermark_dirty = true;
+        }
+    }
+
     /// Deletes segments wholly acknowledged, except the one being appended to.
     fn drop_acked_segments(&mut self) -> Result<(), StorageError> {
         let tail_first = self.segments.keys().next_back().copied();

@@ -93,6 +93,12 @@ pub fn survey_files(data_dir: &Path) -> Result<Vec<SurveyFile>, StorageError> {
     Ok(out)
 }
 
+/// Rows one `get_data` reply carries at most (about 2 MB of JSON); older surveys are left for
+/// the next request.
+pub const ROW_BUDGET: usize = 20_000;
+/// Status of a reply that left older surveys out.
+pub const STATUS_DATA_PARTIAL: &str = "getting data...done (too many rows: older surveys left out)";
+
 /// The `get_data` reply for OhmPi's web page: every survey of `data_dir` not named in
 /// `survey_names` (names with or without `.csv`), with its waveforms when `full`.
 ///
@@ -110,13 +116,21 @@ pub fn get_data_reply(
         .collect();
     let mut data = Map::new();
     let mut sent = Vec::new();
-    for file in survey_files(data_dir)? {
+    // Newest first, within a row budget, so one reply stays far below what MQTT carries.
+    let mut rows_left = ROW_BUDGET;
+    let mut cut = false;
+    for file in survey_files(data_dir)?.into_iter().rev() {
         if held.contains(file.name.as_str()) {
             continue;
         }
         match read_survey(&file.path) {
+            Ok(table) if table.rows.len() > rows_left => {
+                cut = true;
+                break;
+            }
             Ok(table) => {
                 if let Some(columns) = page_columns(&table) {
+                    rows_left -= table.rows.len();
                     data.insert(file.name.clone(), Value::Object(columns));
                     sent.push(file);
                 }
@@ -124,7 +138,12 @@ pub fn get_data_reply(
             Err(e) => tracing::warn!("get_data leaves out a survey: {e}"),
         }
     }
-    let mut status = STATUS_DATA_DONE;
+    sent.reverse();
+    let mut status = if cut {
+        STATUS_DATA_PARTIAL
+    } else {
+        STATUS_DATA_DONE
+    };
     if full {
         status = STATUS_FULL_DATA_DONE;
         let mut budget = FW_SAMPLE_BUDGET;
