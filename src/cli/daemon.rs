@@ -31,7 +31,7 @@ pub fn run(config: Config, log_level: &str) -> Result<ExitCode> {
 
 /// The daemon, running `autostart` (a command) once connected.
 pub fn run_with(config: Config, log_level: &str, autostart: Option<String>) -> Result<ExitCode> {
-    let (layer, logs, _dropped) = ohmpi::telemetry::channel_layer(config.mqtt.log_level, 1024);
+    let (layer, logs, dropped) = ohmpi::telemetry::channel_layer(config.mqtt.log_level, 1024);
     let filter = tracing_subscriber::EnvFilter::try_new(format!("{log_level},rumqttd=off"))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::registry()
@@ -48,7 +48,12 @@ pub fn run_with(config: Config, log_level: &str, autostart: Option<String>) -> R
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let exit = rt.block_on(daemon::run(config, logs, autostart, shutdown_signal()))?;
+    let exit = rt.block_on(daemon::run(
+        config,
+        (logs, dropped),
+        autostart,
+        shutdown_signal(),
+    ))?;
     Ok(match exit {
         Exit::Stopped => ExitCode::SUCCESS,
         Exit::Restart => ExitCode::from(EXIT_RESTART),

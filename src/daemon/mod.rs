@@ -97,6 +97,8 @@ pub struct Daemon {
     autostart: Option<String>,
     /// `cmd_id`s generated for commands that came without one.
     generated_ids: u64,
+    /// Log events the telemetry layer could not queue.
+    logs_queue_dropped: Arc<std::sync::atomic::AtomicU64>,
     /// Supply and battery voltage last reported by the boards.
     supply_v: Option<f64>,
     battery_v: Option<f64>,
@@ -106,12 +108,14 @@ pub struct Daemon {
 /// `autostart` is a command handled once the broker first answers (the demo's monitoring).
 pub async fn run(
     config: Config,
-    logs: mpsc::Receiver<LogEvent>,
+    logs: (mpsc::Receiver<LogEvent>, Arc<std::sync::atomic::AtomicU64>),
     autostart: Option<String>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<Exit, DaemonError> {
+    let (logs, logs_dropped) = logs;
     let (mut daemon, outputs, link_task) = Daemon::start(config)?;
     daemon.autostart = autostart;
+    daemon.logs_queue_dropped = logs_dropped;
     daemon.serve(outputs, link_task, logs, shutdown).await
 }
 
@@ -172,6 +176,7 @@ impl Daemon {
                 generated_ids: 0,
                 supply_v: None,
                 battery_v: None,
+                logs_queue_dropped: Default::default(),
             },
             outputs,
             link_task,
@@ -380,6 +385,7 @@ impl Daemon {
             dropped_samples: health.dropped_samples.load(Ordering::Relaxed),
             dropped_events: health.dropped_events.load(Ordering::Relaxed),
             bus_errors: health.bus_errors.load(Ordering::Relaxed),
+            logs_dropped: self.logs_dropped + self.logs_queue_dropped.load(Ordering::Relaxed),
             supply_v: self.supply_v,
             battery_v: self.battery_v,
             simulated: self.config.hardware.simulate,
