@@ -15,7 +15,7 @@ fn free_port_from(start: u16) -> Option<u16> {
 }
 
 #[cfg(feature = "embedded-broker")]
-fn start_broker(port: u16) -> Result<()> {
+fn start_broker(port: u16) -> Result<bool> {
     let text = format!(
         r#"id = 0
 [router]
@@ -36,7 +36,7 @@ dynamic_filters = true
 "#
     );
     let config: rumqttd::Config = toml::from_str(&text).context("embedded broker settings")?;
-    std::thread::Builder::new()
+    let thread = std::thread::Builder::new()
         .name("broker".into())
         .spawn(move || {
             let mut broker = rumqttd::Broker::new(config);
@@ -45,10 +45,14 @@ dynamic_filters = true
             }
         })
         .context("cannot start the embedded broker")?;
-    // Wait (bounded) until it listens.
+    // Wait (bounded) until it listens; if its thread ended, another process took the port.
     for _ in 0..200 {
+        if thread.is_finished() {
+            return Ok(false);
+        }
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Ok(());
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            return Ok(!thread.is_finished());
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
@@ -56,7 +60,7 @@ dynamic_filters = true
 }
 
 #[cfg(not(feature = "embedded-broker"))]
-fn start_broker(_port: u16) -> Result<()> {
+fn start_broker(_port: u16) -> Result<bool> {
     anyhow::bail!(
         "this build has no embedded broker (feature embedded-broker); name a broker in [mqtt] \
          host and port"
@@ -67,8 +71,15 @@ pub fn run(mut config: Config, log_level: &str) -> Result<ExitCode> {
     config.hardware.simulate = true;
     config.sim.clock = ClockKind::Real;
     if !config.mqtt.explicit_broker {
-        let port = free_port_from(1883).context("no free port from 1883 on 127.0.0.1")?;
-        start_broker(port)?;
+        let mut from = 1883;
+        let port = loop {
+            let port = free_port_from(from).context("no free port from 1883 on 127.0.0.1")?;
+            if start_broker(port)? {
+                break port;
+            }
+            // Taken between the check and the broker's bind: the next one.
+            from = port + 1;
+        };
         config.mqtt.host = "127.0.0.1".into();
         config.mqtt.port = port;
     }

@@ -4,32 +4,33 @@
 //! status published, then a clean disconnection (no last will).
 
 mod commands;
+mod files;
 mod outbox;
+mod outputs;
+mod publish;
 mod pump_thread;
 mod status;
 
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rumqttc::QoS;
 use tokio::sync::mpsc;
 
-use crate::acquisition::{Command, EngineState, Outcome, RunId, RunKind, Settings};
+use crate::acquisition::{Command, Outcome, RunId, RunKind, Settings};
 use crate::config::Config;
 use crate::instrument::{Core, Instrument, SetupError};
 use crate::messaging::compat::CompatTopics;
 use crate::messaging::link::{self, Link, LinkEvent};
 use crate::messaging::topics::Topics;
-use crate::pump::Output;
 use crate::storage::journal::Journal;
 use crate::storage::StorageError;
 use crate::survey::Quadrupole;
 use crate::telemetry::LogEvent;
 use outbox::Outbox;
 use pump_thread::{PumpHandle, Pumped};
-use status::{Status, SurveyProgress};
+use status::Status;
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
@@ -257,40 +258,6 @@ impl Daemon {
         }
     }
 
-    fn publish(&mut self, topic: &str, qos: QoS, retain: bool, payload: String) -> bool {
-        self.link.publish(topic, qos, retain, payload, None).is_ok()
-    }
-
-    /// A body on the OhmPi dialect's data topic, framed as its log line (when the dialect is on).
-    fn publish_compat_data(&mut self, body: &serde_json::Value) {
-        if let Some(c) = &self.compat {
-            let line = crate::messaging::compat::data_payload(
-                std::time::SystemTime::now(),
-                std::process::id(),
-                body,
-            );
-            let topic = c.data.clone();
-            self.publish(&topic, QoS::AtLeastOnce, false, line);
-        }
-    }
-
-    fn publish_status(&mut self) {
-        let json = self.status.to_json();
-        let topic = self.topics.status.clone();
-        if self.publish(&topic, QoS::AtLeastOnce, true, json) {
-            self.status_dirty = false;
-            self.last_status = Instant::now();
-        }
-    }
-
-    fn set_state(&mut self, state: EngineState) {
-        self.status.state = state.as_str();
-        self.status.since = crate::timestamp::rfc3339(std::time::SystemTime::now());
-        self.status_dirty = true;
-        // State changes go out at once.
-        self.publish_status();
-    }
-
     fn on_link(&mut self, ev: LinkEvent) {
         match ev {
             LinkEvent::Connected => {
@@ -342,69 +309,6 @@ impl Daemon {
         }
     }
 
-    fn on_log(&mut self, log: LogEvent) {
-        let (start, count) = &mut self.log_window;
-        if start.elapsed() >= Duration::from_secs(1) {
-            *start = Instant::now();
-            *count = 0;
-        }
-        if *count >= self.config.mqtt.log_rate_per_s {
-            self.logs_dropped += 1;
-            return;
-        }
-        *count += 1;
-        let json = serde_json::to_string(&log).unwrap_or_default();
-        let topic = self.topics.log.clone();
-        self.publish(&topic, QoS::AtMostOnce, false, json);
-        if let Some(c) = &self.compat {
-            let level = log.level.parse().unwrap_or(tracing::Level::INFO);
-            let line = crate::messaging::compat::frame_level(
-                std::time::SystemTime::now(),
-                std::process::id(),
-                level,
-                &log.message,
-            );
-            let topic = c.exec.clone();
-            self.publish(&topic, QoS::AtMostOnce, false, line);
-        }
-    }
-
-    fn publish_soh(&mut self) {
-        let health = self.inst.engine.counters();
-        let soh = crate::soh::Soh {
-            time: crate::timestamp::rfc3339(std::time::SystemTime::now()),
-            system: crate::soh::collect(&self.inst.data_dir),
-            state: self.status.state.to_string(),
-            broker: if self.link.is_connected() {
-                "connected"
-            } else {
-                "disconnected"
-            }
-            .into(),
-            outbox_depth: self.outbox.depth(),
-            dropped_samples: health.dropped_samples.load(Ordering::Relaxed),
-            dropped_events: health.dropped_events.load(Ordering::Relaxed),
-            bus_errors: health.bus_errors.load(Ordering::Relaxed),
-            logs_dropped: self.logs_dropped + self.logs_queue_dropped.load(Ordering::Relaxed),
-            supply_v: self.supply_v,
-            battery_v: self.battery_v,
-            simulated: self.config.hardware.simulate,
-            version: env!("CARGO_PKG_VERSION"),
-        };
-        let json = serde_json::to_string(&soh).unwrap_or_default();
-        let topic = self.topics.soh.clone();
-        self.publish(&topic, QoS::AtLeastOnce, true, json.clone());
-        if let Some(c) = &self.compat {
-            let line = crate::messaging::compat::frame(
-                std::time::SystemTime::now(),
-                std::process::id(),
-                &json,
-            );
-            let topic = c.soh.clone();
-            self.publish(&topic, QoS::AtMostOnce, false, line);
-        }
-    }
-
     fn on_pumped(&mut self, p: Pumped) {
         match p {
             Pumped::Output(out) => self.on_output(out),
@@ -414,144 +318,6 @@ impl Daemon {
                 self.publish_error("storage", &e.to_string());
                 self.exit = Some(Exit::StorageFailed);
             }
-        }
-    }
-
-    fn publish_error(&mut self, module: &str, description: &str) {
-        let body = serde_json::json!({
-            "module": module,
-            "datetime": crate::timestamp::rfc3339(std::time::SystemTime::now()),
-            "level": "error",
-            "description": description,
-        });
-        let topic = self.topics.events_error.clone();
-        self.publish(&topic, QoS::AtLeastOnce, false, body.to_string());
-    }
-
-    fn on_output(&mut self, out: Output) {
-        match out {
-            Output::State(s) => self.set_state(s),
-            Output::RunStarted { total, surveys, .. } => {
-                self.status.survey = Some(SurveyProgress {
-                    id: None,
-                    done: 0,
-                    total,
-                    started: crate::timestamp::rfc3339(std::time::SystemTime::now()),
-                    eta_s: None,
-                    index: 0,
-                    surveys,
-                });
-                self.status_dirty = true;
-            }
-            Output::SurveyOpened { survey, .. } => {
-                if let Some(p) = &mut self.status.survey {
-                    p.id = Some(survey.clone());
-                    p.index += 1;
-                    p.done = 0;
-                }
-                if let Some((_, ctx)) = &mut self.run {
-                    ctx.survey = Some(survey.clone());
-                    ctx.surveys.push(survey);
-                }
-                self.status_dirty = true;
-            }
-            Output::Progress {
-                done, total, eta_s, ..
-            } => {
-                if let Some(p) = &mut self.status.survey {
-                    p.done = done;
-                    p.total = total;
-                    p.eta_s = Some(eta_s);
-                }
-                self.status_dirty = true;
-            }
-            Output::Record(record, waveform) => self.on_record(*record, waveform),
-            Output::Health(h) => {
-                self.supply_v = h.supply_v;
-                self.battery_v = h.battery_v;
-            }
-            Output::Contact { contact, .. } => self.on_contact(contact),
-            Output::Fault { quad, error, .. } => {
-                let what = match quad {
-                    Some(q) => format!("quadrupole {q}: {error}"),
-                    None => error.to_string(),
-                };
-                tracing::error!("hardware fault: {what}");
-                self.publish_error("hardware", &what);
-            }
-            Output::Busy { refused } => {
-                tracing::warn!("run {refused} refused by the engine: busy");
-            }
-            Output::SurveyClosed { .. } => {}
-            Output::RunEnded {
-                run,
-                outcome,
-                records,
-            } => self.on_run_ended(run, outcome, records),
-        }
-    }
-
-    fn on_record(
-        &mut self,
-        record: crate::survey::Record,
-        waveform: Option<Box<crate::pump::Waveform>>,
-    ) {
-        if let Some(battery) = record.battery_v {
-            self.battery_v = Some(battery);
-        }
-        let json = serde_json::to_string(&record).unwrap_or_default();
-        match self.outbox.push(record.seq, json) {
-            Ok(given_up) => {
-                for g in given_up {
-                    let msg = format!(
-                        "outbox over its size limit: records {} to {} will not be sent (they stay in the survey files)",
-                        g.first_seq, g.last_seq
-                    );
-                    tracing::error!("{msg}");
-                    self.publish_error("outbox", &msg);
-                }
-            }
-            Err(e) => {
-                tracing::error!(
-                    "outbox: record {} not kept for sending again: {e}",
-                    record.seq
-                );
-                self.publish_error("outbox", &e.to_string());
-                self.outbox.forget(record.seq);
-            }
-        }
-        self.apply_acks();
-        let _ = self.outbox.flush(&self.link);
-        if let Some(wf) = waveform {
-            let topic = self.topics.waveform.clone();
-            let json = serde_json::to_string(&wf).unwrap_or_default();
-            self.publish(&topic, QoS::AtLeastOnce, false, json);
-        }
-        if self.compat.is_some() {
-            let body = crate::messaging::compat::record_body(&record, record.battery_v);
-            self.publish_compat_data(&body);
-        }
-        if let Some((_, ctx)) = &mut self.run {
-            ctx.records += 1;
-            ctx.last_record = serde_json::to_value(&record).ok();
-        }
-    }
-
-    fn on_contact(&mut self, contact: crate::acquisition::Contact) {
-        let body = serde_json::json!({
-            "a": contact.a,
-            "b": contact.b,
-            "rs_kohm": contact.rs_kohm,
-            "vab_v": contact.vab_v,
-            "iab_ma": contact.iab_ma,
-            "quality": contact.quality,
-        });
-        let topic = self.topics.contact.clone();
-        self.publish(&topic, QoS::AtLeastOnce, false, body.to_string());
-        let rs = crate::messaging::compat::rsdata_body(contact.a, contact.b, contact.rs_kohm);
-        self.publish_compat_data(&rs);
-        if let Some((_, ctx)) = &mut self.run {
-            ctx.contacts.push(body);
         }
     }
 
@@ -566,6 +332,11 @@ impl Daemon {
             tokio::time::timeout(Duration::from_millis(500), outputs.recv()).await
         {
             self.on_pumped(p);
+        }
+        // A run the engine did not get to report still gets its final reply.
+        if let Some((_, ctx)) = self.run.take() {
+            let records = ctx.records;
+            self.finish_run(ctx, Outcome::Interrupted, records);
         }
         let deadline = Instant::now() + Duration::from_secs(3);
         while self.link.is_connected() && Instant::now() < deadline {
@@ -621,19 +392,4 @@ fn default_sequence(
     };
     crate::instrument::check_sequence(&seq, preset, "acquisition.sequence")?;
     Ok(Arc::from(seq.quads().to_vec()))
-}
-
-impl Daemon {
-    fn on_run_ended(&mut self, run: RunId, outcome: Outcome, records: u32) {
-        self.status.survey = None;
-        self.status_dirty = true;
-        let Some((id, ctx)) = self.run.take() else {
-            return;
-        };
-        if id != run {
-            self.run = Some((id, ctx));
-            return;
-        }
-        self.finish_run(ctx, outcome, records);
-    }
 }
