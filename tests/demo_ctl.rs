@@ -8,12 +8,15 @@ use std::time::Duration;
 
 use common::mqtt::Client_;
 
-struct Demo(std::process::Child);
+struct Demo(std::process::Child, std::path::PathBuf);
 
 impl Drop for Demo {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+        if std::thread::panicking() {
+            eprintln!("demo log:\n{}", std::fs::read_to_string(&self.1).unwrap_or_default());
+        }
     }
 }
 
@@ -41,11 +44,11 @@ fn the_demo_measures_over_its_own_broker_and_ctl_drives_it() {
         ])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("demo.log")).unwrap())
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let demo = Demo(child);
+    let demo = Demo(child, dir.path().join("demo.log"));
     let first = BufReader::new(stdout).lines().next().unwrap().unwrap();
     let port: u16 = first.rsplit(':').next().unwrap().trim().parse().unwrap();
     let mut c = Client_::connect(port, "demo-test", &["ohmpi/0001/#"]);
