@@ -221,6 +221,10 @@ fn main() -> ExitCode {
             Err(e) => report(e.into()),
         };
     }
+    // Like other command-line tools: a closed pipe (`ohmpi sequence generate ... | head`) ends the
+    // command quietly instead of failing a write.
+    // SAFETY: restoring a signal's default disposition.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     init_logging(&cli.log_level);
     cli::signals::install();
     match run(cli) {

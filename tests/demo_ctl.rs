@@ -15,7 +15,10 @@ impl Drop for Demo {
         let _ = self.0.kill();
         let _ = self.0.wait();
         if std::thread::panicking() {
-            eprintln!("demo log:\n{}", std::fs::read_to_string(&self.1).unwrap_or_default());
+            eprintln!(
+                "demo log:\n{}",
+                std::fs::read_to_string(&self.1).unwrap_or_default()
+            );
         }
     }
 }
@@ -41,6 +44,8 @@ fn the_demo_measures_over_its_own_broker_and_ctl_drives_it() {
             "acquisition.rt_priority=0",
             "--set",
             "acquisition.injection_duration=0.05",
+            "--set",
+            "hardware.system=mb_2024_1_X__4_mux_2024_batt",
         ])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -49,7 +54,10 @@ fn the_demo_measures_over_its_own_broker_and_ctl_drives_it() {
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let demo = Demo(child, dir.path().join("demo.log"));
-    let first = BufReader::new(stdout).lines().next().unwrap().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines.next().unwrap().unwrap();
+    // Keep reading what the demo prints, as a terminal would.
+    std::thread::spawn(move || for _ in lines {});
     let port: u16 = first.rsplit(':').next().unwrap().trim().parse().unwrap();
     let mut c = Client_::connect(port, "demo-test", &["ohmpi/0001/#"]);
     c.wait_for("a record", Duration::from_secs(60), |m| {

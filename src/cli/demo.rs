@@ -67,6 +67,12 @@ fn start_broker(_port: u16) -> Result<bool> {
     )
 }
 
+/// A line on stdout; a closed stdout (the reader went away) is not an error for a daemon.
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{line}");
+}
+
 pub fn run(mut config: Config, log_level: &str) -> Result<ExitCode> {
     config.hardware.simulate = true;
     config.sim.clock = ClockKind::Real;
@@ -88,16 +94,22 @@ pub fn run(mut config: Config, log_level: &str) -> Result<ExitCode> {
         config.mqtt.port,
         config.mqtt.prefix.clone(),
     );
-    println!("ohmpi demo: a simulated OhmPi measuring monitoring surveys, broker {host}:{port}");
-    println!("watch everything:");
-    println!("  mosquitto_sub -h {host} -p {port} -i watcher -t '{prefix}/#' -v");
-    println!("send a command (replies on {prefix}/control/response/me):");
-    println!(
+    say(&format!(
+        "ohmpi demo: a simulated OhmPi measuring monitoring surveys, broker {host}:{port}"
+    ));
+    say("watch everything:");
+    say(&format!(
+        "  mosquitto_sub -h {host} -p {port} -i watcher -t '{prefix}/#' -v"
+    ));
+    say(&format!(
+        "send a command (replies on {prefix}/control/response/me):"
+    ));
+    say(&format!(
         "  mosquitto_pub -h {host} -p {port} -i sender -t '{prefix}/control' -m \
          '{{\"cmd\": \"interrupt\", \"reply_to\": \"me\"}}'"
-    );
-    println!("or: ohmpi ctl --set mqtt.port={port} get_status");
-    println!("stop with Ctrl-C");
+    ));
+    say(&format!("or: ohmpi ctl --set mqtt.port={port} get_status"));
+    say("stop with Ctrl-C");
     let autostart = serde_json::json!({
         "cmd_id": "demo",
         "cmd": "run_multiple_sequences",
