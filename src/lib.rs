@@ -12,6 +12,7 @@ pub mod acquisition;
 pub mod clock;
 pub mod config;
 pub mod daemon;
+pub mod drivers;
 pub mod hardware;
 pub mod instrument;
 pub mod messaging;
