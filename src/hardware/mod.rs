@@ -2,6 +2,7 @@
 //!
 //! Real boards (drivers composed into boards) plug in behind the same trait.
 
+pub mod boards;
 pub mod frontend;
 pub mod preset;
 pub mod sim;

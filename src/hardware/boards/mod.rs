@@ -1,0 +1,3 @@
+//! Board code: drivers composed into OhmPi boards.
+
+pub mod mux;
