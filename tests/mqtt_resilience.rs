@@ -130,7 +130,7 @@ fn a_frozen_broker_does_not_stall_acquisition() {
     std::thread::sleep(SECS(8));
     let during = rows(dir.path()) - before;
     broker.signal(libc::SIGCONT);
-    // About 0.25 s per quadrupole: 8 s is some 30 quadrupoles.
+    // About 0.25 s per quadrupole: 8 s is some 30 quadrupoles; a stall would give none.
     assert!(
         during >= 20,
         "only {during} quadrupoles in {:?} with the broker frozen",

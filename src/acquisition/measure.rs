@@ -8,25 +8,25 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::engine::{Abort, Stop, Worker};
-use super::event::{Contact, Event, RunId, Sample};
+use super::event::{Event, RunId, Sample};
 use super::settings::{Settings, Strategy};
 use super::stats::{self, Reading};
 use super::strategy::{self, Estimate};
 use crate::hardware::{Frontend, FrontendError, Polarity, Supply};
-use crate::survey::{Electrode, Measurement, Quadrupole, Quality};
+use crate::survey::{Measurement, Quadrupole, Quality};
 
 /// Samples taken after this fraction of a pulse enter the statistics (the last third is used).
 const USABLE_FROM: f64 = 2.0 / 3.0;
 /// Length of each test pulse of a Vab search \[s\], unless the pulses are shorter.
-const TEST_PULSE_S: f64 = 0.1;
+pub(crate) const TEST_PULSE_S: f64 = 0.1;
 /// A test pulse holds at least this many readings (the last third enters the estimate).
-const TEST_PULSE_SAMPLES: f64 = 9.0;
+pub(crate) const TEST_PULSE_SAMPLES: f64 = 9.0;
 /// Test-pulse rounds of a Vab search (each after lowering Vab from a saturated reading).
 const MAX_SEARCH_STEPS: usize = 3;
 /// Relative spread of R above which a record is flagged `high_std` \[%\].
 const HIGH_STD_PCT: f64 = 5.0;
 /// Currents below this are not a measurement, whatever `iab_min` says \[mA\].
-const CURRENT_FLOOR_MA: f64 = 1e-3;
+pub(crate) const CURRENT_FLOOR_MA: f64 = 1e-3;
 /// Supply voltage above which the 2024 board's discharge relay is used after a quadrupole \[V\].
 const DISCHARGE_ABOVE_V: f64 = 12.5;
 
@@ -56,17 +56,17 @@ struct Window {
 }
 
 /// One pulse of a quadrupole.
-struct Pulse {
-    quad: Quadrupole,
+pub(crate) struct Pulse {
+    pub(crate) quad: Quadrupole,
     /// Start of the quadrupole, for sample times.
-    t0: Duration,
-    index: u16,
-    polarity: Polarity,
+    pub(crate) t0: Duration,
+    pub(crate) index: u16,
+    pub(crate) polarity: Polarity,
     /// Current on [s], then off [s].
-    on: f64,
-    off: f64,
+    pub(crate) on: f64,
+    pub(crate) off: f64,
     /// Send the readings on as waveform samples.
-    waveform: bool,
+    pub(crate) waveform: bool,
 }
 
 impl<F: Frontend> Worker<F> {
@@ -199,7 +199,7 @@ impl<F: Frontend> Worker<F> {
 
     /// One pulse followed by its off time, sampled throughout. The next relay command waits at
     /// least the polarity relays' release time after this pulse is switched off.
-    fn pulse(&mut self, run: RunId, s: &Settings, p: Pulse) -> Result<(), Abort> {
+    pub(crate) fn pulse(&mut self, run: RunId, s: &Settings, p: Pulse) -> Result<(), Abort> {
         let timings = self.fe.info().timings;
         self.fe.set_polarity(p.polarity)?;
         let start = self.clock.now() + timings.polarity_activation;
@@ -379,7 +379,7 @@ impl<F: Frontend> Worker<F> {
         Ok(stats::compute(&self.buf))
     }
 
-    fn set_vab_settled(&mut self, volts: f64) -> Result<f64, Abort> {
+    pub(crate) fn set_vab_settled(&mut self, volts: f64) -> Result<f64, Abort> {
         let settle = self.fe.info().timings.supply_settle;
         let v = self.fe.set_vab(volts)?;
         if v > DISCHARGE_ABOVE_V {
@@ -430,84 +430,5 @@ impl<F: Frontend> Worker<F> {
         if m.r_std_pct.is_some_and(|p| p > HIGH_STD_PCT) {
             q.insert(Quality::HIGH_STD);
         }
-    }
-
-    /// Contact resistance of one pair: a short + pulse at `vab`.
-    pub(crate) fn measure_contact(
-        &mut self,
-        run: RunId,
-        a: Electrode,
-        b: Electrode,
-        vab: f64,
-        s: &Settings,
-    ) -> Result<Contact, Stop> {
-        let mut quality = if self.fe.info().simulated {
-            Quality::SIMULATED
-        } else {
-            Quality::empty()
-        };
-        let pseudo = Quadrupole::new(a, b, 0, 0);
-        let t0 = self.clock.now();
-        self.buf.clear();
-        let mut vab_v = 0.0;
-        let result: Result<(), Abort> = (|| {
-            let timings = self.fe.info().timings;
-            self.ensure_powered()?;
-            self.fe.switch_pair(a, b)?;
-            let switched = self.clock.now();
-            self.wait_until(switched + timings.mux_activation)?;
-            vab_v = match self.fe.info().supply {
-                Supply::Fixed { voltage_v } => self.fe.set_vab(voltage_v)?,
-                Supply::Adjustable => self.set_vab_settled(vab)?,
-            };
-            let pulse = Pulse {
-                quad: pseudo,
-                t0,
-                index: 0,
-                polarity: Polarity::Positive,
-                on: TEST_PULSE_S
-                    .min(s.injection_duration)
-                    .max(TEST_PULSE_SAMPLES / s.sampling_rate),
-                off: 0.0,
-                waveform: false,
-            };
-            self.pulse(run, s, pulse)?;
-            self.fe.release()?;
-            let now = self.clock.now();
-            self.wait_until(now + timings.mux_release)?;
-            Ok(())
-        })();
-        match result {
-            Ok(()) => {}
-            Err(Abort::Stop(stop)) => return Err(stop),
-            Err(Abort::Fault(error)) => {
-                self.emit(Event::Fault {
-                    run: Some(run),
-                    quad: None,
-                    error,
-                });
-                self.make_safe();
-                quality.insert(Quality::FAULT);
-                self.buf.clear();
-            }
-        }
-        let usable = self.buf.iter().filter(|r| r.usable).map(|r| r.iab_ma);
-        let (sum, count) = usable.fold((0.0, 0u32), |(s, c), i| (s + i, c + 1));
-        let iab_ma = (count > 0).then(|| sum / f64::from(count));
-        let r_shunt_kohm = self.fe.info().r_shunt_ohm / 1000.0;
-        let rs_kohm = iab_ma
-            .filter(|i| *i > CURRENT_FLOOR_MA)
-            .map(|i| vab_v / i - r_shunt_kohm);
-        if rs_kohm.is_none() {
-            quality.insert(Quality::LOW_CURRENT);
-        }
-        Ok(Contact {
-            a,
-            b,
-            rs_kohm,
-            vab_v,
-            iab_ma,
-            quality,
-        })
     }
 }

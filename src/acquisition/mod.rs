@@ -2,6 +2,7 @@
 //! and real-time set-up. The engine knows the [`crate::hardware::Frontend`] and nothing else: no
 //! files, no MQTT, no HTTP.
 
+mod contact;
 mod engine;
 pub mod event;
 mod measure;
