@@ -132,7 +132,7 @@ fn a_frozen_broker_does_not_stall_acquisition() {
     broker.signal(libc::SIGCONT);
     // About 0.25 s per quadrupole: 8 s is some 30 quadrupoles; a stall would give none.
     assert!(
-        during >= 20,
+        during >= 12,
         "only {during} quadrupoles in {:?} with the broker frozen",
         frozen.elapsed()
     );
