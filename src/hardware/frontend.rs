@@ -31,7 +31,9 @@ impl Polarity {
 }
 
 /// A role an electrode plays in a quadrupole.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Deserialize, serde::Serialize,
+)]
 pub enum Role {
     A,
     B,
@@ -147,6 +149,10 @@ pub enum FrontendError {
     Bus { device: &'static str, address: u8 },
     #[error("the power supply does not answer")]
     SupplyNotAnswering,
+    /// The board refused a command that would be unsafe in its present state; nothing was
+    /// written.
+    #[error("refused by the board: {0}")]
+    Interlock(&'static str),
     #[error("{what} {value} exceeds the system limit {limit}")]
     Limit {
         what: &'static str,

@@ -14,21 +14,54 @@ use serde::Deserialize;
 use super::frontend::{FrontendError, FrontendInfo, Limits, Role, Supply, Timings};
 use crate::survey::{Electrode, Quadrupole};
 
-/// The presets built into the binary: (file stem, TOML text).
-pub const BUILTIN: [(&str, &str); 3] = [
-    (
-        "mb_2024_1_X__4_mux_2024_dph5005",
-        include_str!("../../hardware/mb_2024_1_X__4_mux_2024_dph5005.toml"),
-    ),
-    (
-        "mb_2024_1_X__4_mux_2024_batt",
-        include_str!("../../hardware/mb_2024_1_X__4_mux_2024_batt.toml"),
-    ),
-    (
-        "mb_2023__4_mux_2023_batt",
-        include_str!("../../hardware/mb_2023__4_mux_2023_batt.toml"),
-    ),
+/// `(file stem, TOML text)` of each named preset in `hardware/`.
+macro_rules! builtin {
+    ($($name:literal),* $(,)?) => {
+        [$(($name, include_str!(concat!("../../hardware/", $name, ".toml")))),*]
+    };
+}
+
+/// The presets built into the binary: (file stem, TOML text). Every file in `hardware/` is here
+/// (a test checks it).
+pub const BUILTIN: [(&str, &str); 34] = builtin![
+    "mb_2023__4_mux_2023_batt",
+    "mb_2023__no_mux_batt",
+    "mb_2024_0_2__1_mux_2024_batt",
+    "mb_2024_0_2__1_mux_2024_dph5005",
+    "mb_2024_0_2__2_mux_2024_2roles_batt",
+    "mb_2024_0_2__2_mux_2024_2roles_dph5005",
+    "mb_2024_0_2__2_mux_2024_batt",
+    "mb_2024_0_2__2_mux_2024_dph5005",
+    "mb_2024_0_2__3_mux_2024_batt",
+    "mb_2024_0_2__3_mux_2024_dph5005",
+    "mb_2024_0_2__4_mux_2023_batt",
+    "mb_2024_0_2__4_mux_2023_dph5005",
+    "mb_2024_0_2__4_mux_2024_2roles_batt",
+    "mb_2024_0_2__4_mux_2024_2roles_dph5005",
+    "mb_2024_0_2__4_mux_2024_batt",
+    "mb_2024_0_2__4_mux_2024_dph5005",
+    "mb_2024_0_2__no_mux_batt",
+    "mb_2024_0_2__no_mux_dph5005",
+    "mb_2024_1_X__1_mux_2024_batt",
+    "mb_2024_1_X__1_mux_2024_dph5005",
+    "mb_2024_1_X__2_mux_2024_2roles_batt",
+    "mb_2024_1_X__2_mux_2024_2roles_dph5005",
+    "mb_2024_1_X__2_mux_2024_batt",
+    "mb_2024_1_X__2_mux_2024_dph5005",
+    "mb_2024_1_X__3_mux_2024_batt",
+    "mb_2024_1_X__3_mux_2024_dph5005",
+    "mb_2024_1_X__4_mux_2023_batt",
+    "mb_2024_1_X__4_mux_2023_dph5005",
+    "mb_2024_1_X__4_mux_2024_2roles_batt",
+    "mb_2024_1_X__4_mux_2024_2roles_dph5005",
+    "mb_2024_1_X__4_mux_2024_batt",
+    "mb_2024_1_X__4_mux_2024_dph5005",
+    "mb_2024_1_X__no_mux_batt",
+    "mb_2024_1_X__no_mux_dph5005",
 ];
+
+/// With no multiplexer, the electrodes wired to the board's terminals, in electrode order.
+pub const DIRECT_ELECTRODES: [Role; 4] = [Role::A, Role::B, Role::M, Role::N];
 
 /// The system used when the configuration names none.
 pub const DEFAULT_SYSTEM: &str = "mb_2024_1_X__4_mux_2024_dph5005";
@@ -201,9 +234,6 @@ impl Preset {
     }
 
     fn check(&self) -> Result<(), String> {
-        if self.mux.is_empty() {
-            return Err("at least one [[mux]] board is needed".into());
-        }
         for (i, m) in self.mux.iter().enumerate() {
             let [lo, hi] = m.electrodes;
             if lo == 0 || lo > hi {
@@ -220,19 +250,85 @@ impl Preset {
         if self.power.model == PowerModel::Battery && self.power.voltage_v.is_none() {
             return Err("power.voltage_v is required for a battery".into());
         }
+        self.check_addresses()?;
         if self.measurement_board.r_shunt_ohm <= 0.0 {
             return Err("measurement_board.r_shunt_ohm must be positive".into());
         }
         Ok(())
     }
 
-    /// Highest electrode number cabled.
+    /// No two chips may answer at the same address on one bus (chips behind a TCA9548A channel
+    /// are told apart by their channel).
+    fn check_addresses(&self) -> Result<(), String> {
+        use crate::hardware::boards::mux::expanders_of;
+        use std::collections::BTreeMap;
+        let b = &self.measurement_board;
+        let mut seen: BTreeMap<(u8, u8), String> = BTreeMap::new();
+        let mut chips: Vec<(u8, u8, String)> = vec![
+            (
+                b.i2c_bus,
+                b.tx_mcp_address,
+                "measurement_board.tx_mcp_address".into(),
+            ),
+            (
+                b.i2c_bus,
+                b.tx_adc_address,
+                "measurement_board.tx_adc_address".into(),
+            ),
+            (
+                b.i2c_bus,
+                b.rx_adc_address,
+                "measurement_board.rx_adc_address".into(),
+            ),
+        ];
+        if let Some(rx) = b.rx_mcp_address {
+            chips.push((b.i2c_bus, rx, "measurement_board.rx_mcp_address".into()));
+        }
+        for (i, m) in self.mux.iter().enumerate() {
+            let mut tcas: Vec<u8> = Vec::new();
+            for x in expanders_of(m) {
+                match x.tca {
+                    None => chips.push((m.i2c_bus, x.mcp, format!("mux[{i}] MCP23017"))),
+                    Some((tca, _)) if !tcas.contains(&tca) => tcas.push(tca),
+                    Some(_) => {}
+                }
+            }
+            for tca in tcas {
+                chips.push((m.i2c_bus, tca, format!("mux[{i}] TCA9548A")));
+            }
+        }
+        for (bus, address, what) in chips {
+            if let Some(other) = seen.get(&(bus, address)) {
+                // Boards sharing one TCA9548A (the I2C extension) are not a clash.
+                if what.ends_with("TCA9548A") && other.ends_with("TCA9548A") {
+                    continue;
+                }
+                return Err(format!(
+                    "{what} and {other} are both at address {address:#04x} on I2C bus {bus}"
+                ));
+            }
+            seen.insert((bus, address), what);
+        }
+        Ok(())
+    }
+
+    /// Highest electrode number cabled (4 with no multiplexer: the board's own A, B, M, N).
     pub fn nelec(&self) -> Electrode {
+        if self.mux.is_empty() {
+            return DIRECT_ELECTRODES.len() as Electrode;
+        }
         self.mux.iter().map(|m| m.electrodes[1]).max().unwrap_or(0)
     }
 
-    /// Whether `electrode` can play `role` on this system.
+    /// Whether `electrode` can play `role` on this system. With no multiplexer, electrodes 1, 2,
+    /// 3, 4 are the board's A, B, M, N terminals.
     pub fn is_cabled(&self, electrode: Electrode, role: Role) -> bool {
+        if self.mux.is_empty() {
+            return DIRECT_ELECTRODES
+                .iter()
+                .position(|&r| r == role)
+                .is_some_and(|i| usize::from(electrode) == i + 1);
+        }
         self.mux.iter().any(|m| {
             m.roles.contains(&role) && (m.electrodes[0]..=m.electrodes[1]).contains(&electrode)
         })
@@ -315,7 +411,7 @@ mod tests {
         for (name, _) in BUILTIN {
             let p = Preset::load(name, &[]).unwrap();
             assert_eq!(p.name, name);
-            assert!(p.nelec() >= 32, "{name}");
+            assert!(p.nelec() >= 4, "{name}");
         }
         let p = Preset::load(DEFAULT_SYSTEM, &[]).unwrap();
         assert_eq!(p.nelec(), 32);
@@ -330,6 +426,36 @@ mod tests {
         assert_eq!(p.nelec(), 64);
         assert_eq!(p.info(false).supply, Supply::Fixed { voltage_v: 12.0 });
         assert!(!p.info(false).can_discharge);
+    }
+
+    #[test]
+    fn every_file_in_the_hardware_folder_is_built_in() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("hardware");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| {
+                let name = e.unwrap().file_name().to_string_lossy().into_owned();
+                name.strip_suffix(".toml").map(str::to_string)
+            })
+            .collect();
+        files.sort();
+        let mut built_in: Vec<String> = BUILTIN.iter().map(|(n, _)| n.to_string()).collect();
+        built_in.sort();
+        assert_eq!(files, built_in);
+    }
+
+    #[test]
+    fn a_system_with_no_multiplexer_has_the_boards_four_terminals() {
+        let p = Preset::load("mb_2024_1_X__no_mux_dph5005", &[]).unwrap();
+        assert_eq!(p.nelec(), 4);
+        assert!(p.check_quad(Quadrupole::new(1, 2, 3, 4)).is_ok());
+        assert_eq!(
+            p.check_quad(Quadrupole::new(2, 1, 3, 4)),
+            Err(FrontendError::NotCabled {
+                electrode: 2,
+                role: Role::A
+            })
+        );
     }
 
     #[test]
@@ -356,8 +482,27 @@ mod tests {
     }
 
     #[test]
+    fn two_chips_at_one_address_on_one_bus_are_refused() {
+        let text = BUILTIN
+            .iter()
+            .find(|(n, _)| *n == DEFAULT_SYSTEM)
+            .unwrap()
+            .1
+            .replace("i2c_bus = 4", "i2c_bus = 1");
+        let e = Preset::parse("x", &text, "x.toml").unwrap_err().to_string();
+        // The first mux board's MCP23017 at 0x21 meets the measurement board's MCP23008.
+        assert!(
+            e.contains("0x21") && e.contains("bus 1") && e.contains("tx_mcp_address"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn invalid_preset_names_the_problem() {
-        let text = BUILTIN[0]
+        let text = BUILTIN
+            .iter()
+            .find(|(n, _)| *n == DEFAULT_SYSTEM)
+            .unwrap()
             .1
             .replace("electrodes = [1, 8]", "electrodes = [8, 1]");
         let e = Preset::parse("x", &text, "x.toml").unwrap_err().to_string();

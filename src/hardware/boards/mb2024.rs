@@ -40,6 +40,21 @@ pub const ADC_GAIN: Gain = Gain::Fsr6144;
 pub const VMN_OFFSET_MV: f64 = 2500.0;
 /// Gain of the TX current amplifier (shunt voltage × 50 at A0).
 pub const IAB_AMPLIFIER_GAIN: f64 = 50.0;
+/// Converter inputs at or beyond these are at the end of the 0–5 V analogue range.
+pub const RAIL_LOW_V: f64 = 0.02;
+pub const RAIL_HIGH_V: f64 = 4.98;
+/// Largest |Vmn| (mV) of a pulse for which the next pulse may use DG411 gain 1 (the input
+/// then spans 2500 ± 2000 mV, clear of both rails).
+pub const GAIN_ONE_BELOW_MV: f64 = 2000.0;
+
+/// The DG411 gain for the next pulse from the largest |Vmn| of the last one.
+pub fn gain_for(peak_vmn_mv: f64) -> Dg411Gain {
+    if peak_vmn_mv < GAIN_ONE_BELOW_MV {
+        Dg411Gain::One
+    } else {
+        Dg411Gain::Half
+    }
+}
 
 /// I2C addresses of the board's chips.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +115,9 @@ pub enum Mb2024Error<E: core::fmt::Debug> {
     /// Injection asked while the discharge relay is closed; nothing was written.
     #[error("injection refused while discharging")]
     InjectWhileDischarging,
+    /// Discharge asked of an mb_2024_0_2, whose pin 5 is an LED; nothing was written.
+    #[error("this board (mb_2024_0_2) has no discharge relay")]
+    NoDischargeRelay,
     /// A write to an MCP23008 failed.
     #[error("MCP23008 at {address:#04x}: {source}")]
     Mcp {
@@ -123,6 +141,8 @@ pub struct Mb2024<I2C> {
     polarity: Polarity,
     discharge: bool,
     gain: Dg411Gain,
+    /// Pin 5 is the discharge relay (mb_2024_1_X), not the measure LED (mb_2024_0_2).
+    discharge_relay: bool,
 }
 
 impl<I2C: I2c> Mb2024<I2C> {
@@ -135,7 +155,19 @@ impl<I2C: I2c> Mb2024<I2C> {
             polarity: Polarity::Off,
             discharge: false,
             gain: Dg411Gain::Half,
+            discharge_relay: true,
         }
+    }
+
+    /// The same board as an mb_2024_0_2: pin 5 drives an LED, so discharge is refused.
+    pub fn without_discharge_relay(mut self) -> Self {
+        self.discharge_relay = false;
+        self
+    }
+
+    /// Whether the board has a discharge relay (mb_2024_1_X).
+    pub fn has_discharge_relay(&self) -> bool {
+        self.discharge_relay
     }
 
     /// Gives the bus back.
@@ -222,6 +254,9 @@ impl<I2C: I2c> Mb2024<I2C> {
     /// Switches the discharge relay (pin 5). Closing it is refused without any write while the
     /// polarity is not Off; opening it is always allowed.
     pub fn set_discharge(&mut self, on: bool) -> Result<(), Mb2024Error<I2C::Error>> {
+        if on && !self.discharge_relay {
+            return Err(Mb2024Error::NoDischargeRelay);
+        }
         if on && self.polarity != Polarity::Off {
             return Err(Mb2024Error::DischargeWhileInjecting(self.polarity));
         }
@@ -253,14 +288,27 @@ impl<I2C: I2c> Mb2024<I2C> {
 
     /// Injected current in mA: V_A0 × 1000 / (50 × r_shunt), r_shunt in Ω.
     pub fn read_iab_ma(&mut self, r_shunt: f64) -> Result<f64, Mb2024Error<I2C::Error>> {
-        let raw = self.read_raw(self.addresses.tx_adc)?;
-        Ok(iab_ma(raw, r_shunt))
+        Ok(self.read_iab(r_shunt)?.0)
     }
 
     /// Vmn in mV: (V_A0 × 1000 − 2500) / DG411 gain − bias_mv.
     pub fn read_vmn_mv(&mut self, bias_mv: f64) -> Result<f64, Mb2024Error<I2C::Error>> {
+        Ok(self.read_vmn(bias_mv)?.0)
+    }
+
+    /// The latest TX conversion: (current in mA, the amplifier at the end of its range).
+    pub fn read_iab(&mut self, r_shunt: f64) -> Result<(f64, bool), Mb2024Error<I2C::Error>> {
+        let raw = self.read_raw(self.addresses.tx_adc)?;
+        let volts = raw_to_volts(raw, ADC_GAIN);
+        Ok((iab_ma(raw, r_shunt), volts >= RAIL_HIGH_V))
+    }
+
+    /// The latest RX conversion: (Vmn in mV, the input at either end of its 0–5 V range).
+    pub fn read_vmn(&mut self, bias_mv: f64) -> Result<(f64, bool), Mb2024Error<I2C::Error>> {
         let raw = self.read_raw(self.addresses.rx_adc)?;
-        Ok(vmn_mv(raw, self.gain, bias_mv))
+        let volts = raw_to_volts(raw, ADC_GAIN);
+        let railed = !(RAIL_LOW_V..RAIL_HIGH_V).contains(&volts);
+        Ok((vmn_mv(raw, self.gain, bias_mv), railed))
     }
 
     /// Everything off: TX byte 0 (polarity off, power off, discharge off, LEDs off), then RX gain

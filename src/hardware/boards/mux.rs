@@ -173,6 +173,8 @@ pub struct MuxBank<I2C> {
     boards: Vec<MuxSpec>,
     /// Output latches last written successfully, per expander.
     latches: BTreeMap<Expander, u16>,
+    /// Expanders whose last write failed: any of their relays may be closed.
+    unknown: BTreeSet<Expander>,
 }
 
 impl<I2C: I2c> MuxBank<I2C> {
@@ -182,6 +184,7 @@ impl<I2C: I2c> MuxBank<I2C> {
             i2c,
             boards,
             latches: BTreeMap::new(),
+            unknown: BTreeSet::new(),
         }
     }
 
@@ -216,13 +219,16 @@ impl<I2C: I2c> MuxBank<I2C> {
             tca: None,
         }; 4];
         for (slot, (electrode, role)) in out.iter_mut().zip(wanted) {
-            *slot = self
-                .boards
-                .iter()
-                .find_map(|spec| relay_for(spec, electrode, role))
-                .ok_or(MuxError::NotCabled { electrode, role })?;
+            *slot = self.relay(electrode, role)?;
         }
         Ok(out)
+    }
+
+    fn relay(&self, electrode: Electrode, role: Role) -> Result<Relay, MuxError<I2C::Error>> {
+        self.boards
+            .iter()
+            .find_map(|spec| relay_for(spec, electrode, role))
+            .ok_or(MuxError::NotCabled { electrode, role })
     }
 
     /// Closes exactly the relays of `quad` and opens every other relay that was closed.
@@ -231,11 +237,37 @@ impl<I2C: I2c> MuxBank<I2C> {
     /// whole-port write. Nothing is written if the quadrupole is unsafe or not cabled.
     pub fn switch(&mut self, quad: Quadrupole) -> Result<(), MuxError<I2C::Error>> {
         let relays = self.relays(quad)?;
+        self.close_only(&relays)
+    }
+
+    /// Closes exactly the relays of A = `a` and B = `b` (a contact check) and opens every other
+    /// relay that was closed. Nothing is written if `a` = `b` or either is not cabled.
+    pub fn switch_pair(&mut self, a: Electrode, b: Electrode) -> Result<(), MuxError<I2C::Error>> {
+        if a == 0 || b == 0 {
+            return Err(MuxError::Unsafe(QuadError::ZeroElectrode));
+        }
+        if a == b {
+            return Err(MuxError::Unsafe(QuadError::SameCurrentElectrodes(a)));
+        }
+        let relays = [self.relay(a, Role::A)?, self.relay(b, Role::B)?];
+        self.close_only(&relays)
+    }
+
+    /// Opens the relays that are closed (or whose state is unknown after a failed write), one
+    /// write per such expander.
+    pub fn open_closed(&mut self) -> Result<(), MuxError<I2C::Error>> {
+        self.close_only(&[])
+    }
+
+    fn close_only(&mut self, relays: &[Relay]) -> Result<(), MuxError<I2C::Error>> {
+        // An expander whose last write failed may have any relay closed.
+        let unknown: Vec<Expander> = self.unknown.iter().copied().collect();
         let mut words: BTreeMap<Expander, u16> = self
             .latches
             .iter()
             .filter(|(_, &w)| w != 0)
             .map(|(&x, _)| (x, 0))
+            .chain(unknown.into_iter().map(|x| (x, 0)))
             .collect();
         for relay in relays {
             let word = words.entry(relay.expander()).or_insert(0);
@@ -247,12 +279,17 @@ impl<I2C: I2c> MuxBank<I2C> {
         Ok(())
     }
 
-    /// Opens every relay of the system (writes 0 to every MCP23017).
+    /// Opens every relay of the system (writes 0 to every MCP23017). Every expander is tried
+    /// even if one fails; the first error is returned.
     pub fn release_all(&mut self) -> Result<(), MuxError<I2C::Error>> {
+        let mut first = Ok(());
         for expander in self.expanders() {
-            self.write(expander, 0)?;
+            let result = self.write(expander, 0);
+            if first.is_ok() {
+                first = result;
+            }
         }
-        Ok(())
+        first
     }
 
     /// Makes every MCP23017 of the system drive sixteen outputs low.
@@ -277,16 +314,25 @@ impl<I2C: I2c> MuxBank<I2C> {
     }
 
     fn write(&mut self, expander: Expander, word: u16) -> Result<(), MuxError<I2C::Error>> {
-        self.with_channel(expander, |i2c| {
+        let result = self.with_channel(expander, |i2c| {
             Mcp23017::new(i2c, expander.mcp)
                 .write_outputs(word)
                 .map_err(|source| MuxError::Mcp {
                     address: expander.mcp,
                     source,
                 })
-        })?;
-        self.latches.insert(expander, word);
-        Ok(())
+        });
+        match result {
+            Ok(()) => {
+                self.unknown.remove(&expander);
+                self.latches.insert(expander, word);
+            }
+            Err(_) => {
+                self.unknown.insert(expander);
+                self.latches.remove(&expander);
+            }
+        }
+        result
     }
 
     /// Runs `f` with the expander's TCA channel connected, then disconnects the TCA again:

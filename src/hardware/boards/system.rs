@@ -1,0 +1,590 @@
+//! A whole OhmPi system on real buses: the measurement board, the multiplexers and the supply of
+//! one preset, composed behind the [`Frontend`] the simulator also implements.
+//!
+//! Generic over the buses (embedded-hal 1.0 `I2c` for the measurement board and for the
+//! multiplexers, a Modbus [`Serial`] for the supply), so the same code runs on the Raspberry Pi
+//! and against recorded bus transactions in the tests.
+//!
+//! Safety lives here, whatever the engine asks: unsafe or uncabled quadrupoles are refused before
+//! any bus write; Vab above the system's limit is refused; with a programmable supply the current
+//! limit and over-current/over-power protections are loaded into the supply at every power-up,
+//! and a reading above the current or power limit switches the injection off at once; polarity
+//! changes only through Off; every relay is opened at start, on [`Frontend::reset`] and when the
+//! system is dropped (normal exit, error or panic).
+
+use std::time::Duration;
+
+use embedded_hal::i2c::I2c;
+
+use super::mb2023::{self, Mb2023, Mb2023Addresses, Mb2023Error};
+use super::mb2024::{self, Dg411Gain, Mb2024, Mb2024Addresses, Mb2024Error};
+use super::mux::{MuxBank, MuxError};
+use crate::drivers::dph5005::{self, Dph5005, Settings};
+use crate::drivers::modbus::Serial;
+use crate::hardware::frontend::{
+    Frontend, FrontendError, FrontendInfo, Health, Polarity, RawSample, Supply,
+};
+use crate::hardware::preset::{BoardModel, PowerModel, Preset};
+use crate::survey::{Electrode, Quadrupole};
+
+/// A reading may exceed the current or power limit by this factor (the supply's own current
+/// limit regulates at the limit; this is the backstop) before the injection is cut.
+pub const LIMIT_TOLERANCE: f64 = 1.2;
+/// Each Modbus request to the supply waits this long for a reply (per try).
+pub const SUPPLY_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The measurement board of a system.
+#[derive(Debug)]
+pub enum Board<I2C> {
+    Mb2023(Mb2023<I2C>),
+    /// mb_2024_1_X, or mb_2024_0_2 (no discharge relay).
+    Mb2024(Mb2024<I2C>),
+}
+
+/// What powers the injection.
+pub enum PowerUnit<S: Serial> {
+    /// A battery wired to the board: nothing to command.
+    Battery { voltage_v: f64 },
+    /// A DPH5005 fed through the board's power relays.
+    Dph5005 {
+        supply: Dph5005<S>,
+        settings: Settings,
+        /// Settings loaded since the last power-up (the supply answers).
+        ready: bool,
+        output_on: bool,
+    },
+}
+
+/// A serial port that does not exist: the transport type of battery-powered systems.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoSerial;
+
+impl Serial for NoSerial {
+    fn write_all(&mut self, _: &[u8]) -> std::io::Result<()> {
+        Err(std::io::Error::other("no serial port on this system"))
+    }
+    fn read_some(&mut self, _: &mut [u8], _: std::time::Instant) -> std::io::Result<usize> {
+        Err(std::io::Error::other("no serial port on this system"))
+    }
+    fn clear_input(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The boards of one preset on real buses.
+pub struct BoardSystem<B: I2c, M: I2c, S: Serial> {
+    preset: Preset,
+    info: FrontendInfo,
+    board: Board<B>,
+    mux: MuxBank<M>,
+    power: PowerUnit<S>,
+    /// Receiver offset subtracted from every Vmn reading, mV.
+    bias_mv: f64,
+    /// Vab last set, V.
+    vab_v: f64,
+    /// Largest |Iab| (mA) and |Vmn| (mV) read since the last gain decision; `None` right after
+    /// a switch or a Vab change (the next pulse then uses the widest range).
+    peaks: Option<(f64, f64)>,
+    relays_closed: bool,
+    bus_errors: u64,
+}
+
+/// Settings loaded into the supply at every power-up, from the system's limits: the current
+/// limit 20 % above the limit (OhmPi's tolerance), over-current protection 25 % above it,
+/// over-voltage 1 V above the largest Vab, over-power 20 % above the power limit.
+pub fn supply_settings(info: &FrontendInfo) -> Settings {
+    let l = &info.limits;
+    Settings {
+        preset_volts: l.vab_min_v.clamp(0.0, dph5005::MAX_VOLTS),
+        preset_amps: (l.iab_max_ma * LIMIT_TOLERANCE / 1000.0).min(dph5005::MAX_AMPS),
+        ovp_volts: (l.vab_max_v + 1.0).min(dph5005::MAX_VOLTS),
+        ocp_amps: (l.iab_max_ma * 1.25 / 1000.0).min(dph5005::MAX_AMPS),
+        opp_watts: (l.pab_max_w * LIMIT_TOLERANCE).min(dph5005::MAX_WATTS),
+    }
+}
+
+impl<B: I2c, M: I2c, S: Serial> BoardSystem<B, M, S> {
+    /// Builds the system of `preset` on its buses and puts every chip in its safe state:
+    /// expanders as outputs, all low (every relay open), converters running. The supply is
+    /// unpowered until [`Frontend::set_power`].
+    ///
+    /// `serial` is needed for a DPH5005 supply (`None` gives an error naming the port).
+    pub fn open(
+        preset: &Preset,
+        board_bus: B,
+        mux_bus: M,
+        serial: Option<S>,
+    ) -> Result<Self, FrontendError> {
+        let spec = &preset.measurement_board;
+        let board = match spec.model {
+            BoardModel::Mb2023 => Board::Mb2023(Mb2023::new(
+                board_bus,
+                Mb2023Addresses {
+                    tx_mcp: spec.tx_mcp_address,
+                    tx_adc: spec.tx_adc_address,
+                    rx_adc: spec.rx_adc_address,
+                },
+            )),
+            BoardModel::Mb2024_0_2 | BoardModel::Mb2024_1 => {
+                let mb = Mb2024::new(
+                    board_bus,
+                    Mb2024Addresses {
+                        tx_mcp: spec.tx_mcp_address,
+                        rx_mcp: spec.rx_mcp_address.unwrap_or(0x27),
+                        tx_adc: spec.tx_adc_address,
+                        rx_adc: spec.rx_adc_address,
+                    },
+                );
+                Board::Mb2024(if spec.model == BoardModel::Mb2024_0_2 {
+                    mb.without_discharge_relay()
+                } else {
+                    mb
+                })
+            }
+        };
+        let info = preset.info(false);
+        let power = match preset.power.model {
+            PowerModel::Battery => PowerUnit::Battery {
+                voltage_v: preset.power.voltage_v.unwrap_or(12.0),
+            },
+            PowerModel::Dph5005 => {
+                let serial = serial.ok_or(FrontendError::SupplyNotAnswering)?;
+                PowerUnit::Dph5005 {
+                    supply: Dph5005::new(
+                        serial,
+                        preset.power.modbus_slave.unwrap_or(1),
+                        SUPPLY_TIMEOUT,
+                    ),
+                    settings: supply_settings(&info),
+                    ready: false,
+                    output_on: false,
+                }
+            }
+        };
+        let mut system = Self {
+            preset: preset.clone(),
+            info,
+            board,
+            mux: MuxBank::new(mux_bus, preset.mux.clone()),
+            power,
+            bias_mv: 0.0,
+            vab_v: 0.0,
+            peaks: None,
+            relays_closed: false,
+            bus_errors: 0,
+        };
+        system.init()?;
+        Ok(system)
+    }
+
+    fn init(&mut self) -> Result<(), FrontendError> {
+        let board = match &mut self.board {
+            Board::Mb2023(mb) => mb.init().map_err(mb2023_error),
+            Board::Mb2024(mb) => mb
+                .init()
+                .and_then(|()| mb.start_converters())
+                .map_err(mb2024_error),
+        };
+        let board = self.count(board);
+        let mux = self.mux.init().map_err(mux_error);
+        let mux = self.count(mux);
+        board.and(mux)
+    }
+
+    /// The measurement board (for self-tests and diagnostics).
+    pub fn board(&mut self) -> &mut Board<B> {
+        &mut self.board
+    }
+
+    /// The multiplexers.
+    pub fn mux(&self) -> &MuxBank<M> {
+        &self.mux
+    }
+
+    /// Sets the receiver offset subtracted from every Vmn reading, mV.
+    pub fn set_bias_mv(&mut self, bias_mv: f64) {
+        self.bias_mv = bias_mv;
+    }
+
+    /// Counts a bus error.
+    fn count<T>(&mut self, r: Result<T, FrontendError>) -> Result<T, FrontendError> {
+        if let Err(FrontendError::Bus { .. }) = r {
+            self.bus_errors += 1;
+        }
+        r
+    }
+
+    fn board_polarity(&mut self, polarity: Polarity) -> Result<(), FrontendError> {
+        let r = match &mut self.board {
+            Board::Mb2023(mb) => mb.set_polarity(polarity).map_err(mb2023_error),
+            Board::Mb2024(mb) => mb.set_polarity(polarity).map_err(mb2024_error),
+        };
+        self.count(r)
+    }
+
+    /// Chooses the receiver and current ranges for the pulse about to start.
+    fn choose_gains(&mut self) -> Result<(), FrontendError> {
+        let r_shunt = self.info.r_shunt_ohm;
+        let peaks = self.peaks.take();
+        let r = match &mut self.board {
+            Board::Mb2023(mb) => {
+                let (tx, rx) = match peaks {
+                    Some((iab, vmn)) => mb2023::gains_for(iab, vmn, r_shunt),
+                    None => (
+                        crate::drivers::ads1115::Gain::Fsr6144,
+                        crate::drivers::ads1115::Gain::Fsr6144,
+                    ),
+                };
+                mb.set_gains(tx, rx).map_err(mb2023_error)
+            }
+            Board::Mb2024(mb) => {
+                let gain = peaks.map_or(Dg411Gain::Half, |(_, vmn)| mb2024::gain_for(vmn));
+                if gain == mb.gain() {
+                    Ok(())
+                } else {
+                    mb.set_gain(gain).map_err(mb2024_error)
+                }
+            }
+        };
+        self.count(r)
+    }
+
+    /// Cuts the injection after a reading beyond a limit, and says which.
+    fn over_limit(&mut self, what: &'static str, value: f64, limit: f64) -> FrontendError {
+        let _ = self.board_polarity(Polarity::Off);
+        FrontendError::Limit { what, value, limit }
+    }
+
+    fn supply_error(&mut self, e: dph5005::Error) -> FrontendError {
+        match e {
+            dph5005::Error::OutOfRange {
+                field, value, max, ..
+            } => FrontendError::Limit {
+                what: field,
+                value,
+                limit: max,
+            },
+            _ => {
+                if let PowerUnit::Dph5005 { ready, .. } = &mut self.power {
+                    *ready = false;
+                }
+                FrontendError::SupplyNotAnswering
+            }
+        }
+    }
+}
+
+fn mb2024_error<E: core::fmt::Debug>(e: Mb2024Error<E>) -> FrontendError {
+    match e {
+        Mb2024Error::Mcp { address, .. } => FrontendError::Bus {
+            device: "MCP23008",
+            address,
+        },
+        Mb2024Error::Adc { address, .. } => FrontendError::Bus {
+            device: "ADS1115",
+            address,
+        },
+        Mb2024Error::PolarityReversal { .. } => {
+            FrontendError::Interlock("polarity reversal without going through Off")
+        }
+        Mb2024Error::DischargeWhileInjecting(_) => {
+            FrontendError::Interlock("discharge while injecting")
+        }
+        Mb2024Error::InjectWhileDischarging => {
+            FrontendError::Interlock("injection while discharging")
+        }
+        Mb2024Error::NoDischargeRelay => {
+            FrontendError::Interlock("this board has no discharge relay")
+        }
+    }
+}
+
+fn mb2023_error<E: core::fmt::Debug>(e: Mb2023Error<E>) -> FrontendError {
+    match e {
+        Mb2023Error::Mcp { address, .. } => FrontendError::Bus {
+            device: "MCP23008",
+            address,
+        },
+        Mb2023Error::Adc { address, .. } => FrontendError::Bus {
+            device: "ADS1115",
+            address,
+        },
+        Mb2023Error::PolarityReversal { .. } => {
+            FrontendError::Interlock("polarity reversal without going through Off")
+        }
+        Mb2023Error::GainWhileInjecting => {
+            FrontendError::Interlock("converter range change while injecting")
+        }
+    }
+}
+
+fn mux_error<E: core::fmt::Debug>(e: MuxError<E>) -> FrontendError {
+    match e {
+        MuxError::Unsafe(q) => FrontendError::Unsafe(q),
+        MuxError::NotCabled { electrode, role } => FrontendError::NotCabled { electrode, role },
+        MuxError::Mcp { address, .. } => FrontendError::Bus {
+            device: "MCP23017",
+            address,
+        },
+        MuxError::Tca { address, .. } => FrontendError::Bus {
+            device: "TCA9548A",
+            address,
+        },
+    }
+}
+
+impl<B, M, S> Frontend for BoardSystem<B, M, S>
+where
+    B: I2c + Send,
+    M: I2c + Send,
+    S: Serial + Send,
+{
+    fn info(&self) -> &FrontendInfo {
+        &self.info
+    }
+
+    fn check_quad(&self, quad: Quadrupole) -> Result<(), FrontendError> {
+        self.preset.check_quad(quad)
+    }
+
+    fn reset(&mut self) -> Result<(), FrontendError> {
+        self.reset_all()
+    }
+
+    fn switch(&mut self, quad: Quadrupole) -> Result<(), FrontendError> {
+        self.preset.check_quad(quad)?;
+        if self.board_is_injecting() {
+            return Err(FrontendError::Interlock("relay switching while injecting"));
+        }
+        self.peaks = None;
+        if self.preset.mux.is_empty() {
+            self.relays_closed = true;
+            return Ok(());
+        }
+        let r = self.mux.switch(quad).map_err(mux_error);
+        self.relays_closed = true;
+        self.count(r)
+    }
+
+    fn switch_pair(&mut self, a: Electrode, b: Electrode) -> Result<(), FrontendError> {
+        if a == b {
+            return Err(crate::survey::QuadError::SameCurrentElectrodes(a).into());
+        }
+        for (e, role) in [(a, crate::hardware::Role::A), (b, crate::hardware::Role::B)] {
+            if !self.preset.is_cabled(e, role) {
+                return Err(FrontendError::NotCabled { electrode: e, role });
+            }
+        }
+        if self.board_is_injecting() {
+            return Err(FrontendError::Interlock("relay switching while injecting"));
+        }
+        self.peaks = None;
+        if self.preset.mux.is_empty() {
+            self.relays_closed = true;
+            return Ok(());
+        }
+        let r = self.mux.switch_pair(a, b).map_err(mux_error);
+        self.relays_closed = true;
+        self.count(r)
+    }
+
+    fn release(&mut self) -> Result<(), FrontendError> {
+        if self.board_is_injecting() {
+            return Err(FrontendError::Interlock("relay switching while injecting"));
+        }
+        let r = self.mux.open_closed().map_err(mux_error);
+        if r.is_ok() {
+            self.relays_closed = false;
+        }
+        self.count(r)
+    }
+
+    fn set_power(&mut self, on: bool) -> Result<(), FrontendError> {
+        if !on {
+            self.supply_off();
+        }
+        let r = match &mut self.board {
+            // The battery feeds the mb_2023 directly: no power relays.
+            Board::Mb2023(_) => Ok(()),
+            Board::Mb2024(mb) => mb.set_power(on).map_err(mb2024_error),
+        };
+        self.count(r)
+    }
+
+    fn set_vab(&mut self, volts: f64) -> Result<f64, FrontendError> {
+        let limits = self.info.limits;
+        if !volts.is_finite() || volts < 0.0 || volts > limits.vab_max_v {
+            return Err(FrontendError::Limit {
+                what: "Vab [V]",
+                value: volts,
+                limit: limits.vab_max_v,
+            });
+        }
+        let result = match &mut self.power {
+            PowerUnit::Battery { voltage_v } => Ok(*voltage_v),
+            PowerUnit::Dph5005 {
+                supply,
+                settings,
+                ready,
+                output_on,
+            } => {
+                let mut step = || -> Result<f64, dph5005::Error> {
+                    if !*ready {
+                        supply.apply_settings(settings)?;
+                        *ready = true;
+                    }
+                    supply.set_voltage(volts)?;
+                    if !*output_on {
+                        supply.output(true)?;
+                        *output_on = true;
+                    }
+                    Ok((volts * 100.0).round() / 100.0)
+                };
+                step()
+            }
+        };
+        let v = result.map_err(|e| self.supply_error(e))?;
+        if (v - self.vab_v).abs() > 1e-9 {
+            self.peaks = None;
+        }
+        self.vab_v = v;
+        Ok(v)
+    }
+
+    fn set_polarity(&mut self, polarity: Polarity) -> Result<(), FrontendError> {
+        if polarity != Polarity::Off {
+            if self.board_is_injecting() {
+                return Err(FrontendError::Interlock(
+                    "polarity change without going through Off",
+                ));
+            }
+            self.choose_gains()?;
+        }
+        self.board_polarity(polarity)
+    }
+
+    fn read_sample(&mut self) -> Result<RawSample, FrontendError> {
+        let r_shunt = self.info.r_shunt_ohm;
+        let bias = self.bias_mv;
+        let reading = match &mut self.board {
+            Board::Mb2023(mb) => mb
+                .read_iab(r_shunt)
+                .and_then(|(i, si)| mb.read_vmn(bias).map(|(v, sv)| (i, v, si || sv)))
+                .map_err(mb2023_error),
+            Board::Mb2024(mb) => mb
+                .read_iab(r_shunt)
+                .and_then(|(i, si)| mb.read_vmn(bias).map(|(v, sv)| (i, v, si || sv)))
+                .map_err(mb2024_error),
+        };
+        let (iab_ma, vmn_mv, saturated) = self.count(reading)?;
+        let (pi, pv) = self.peaks.unwrap_or((0.0, 0.0));
+        self.peaks = Some((pi.max(iab_ma.abs()), pv.max(vmn_mv.abs())));
+        if matches!(self.info.supply, Supply::Adjustable) {
+            let limits = self.info.limits;
+            let i_limit = limits.iab_max_ma * LIMIT_TOLERANCE;
+            if iab_ma > i_limit {
+                return Err(self.over_limit("Iab [mA]", iab_ma, i_limit));
+            }
+            let p_limit = limits.pab_max_w * LIMIT_TOLERANCE;
+            let pab = self.vab_v * iab_ma / 1000.0;
+            if pab > p_limit {
+                return Err(self.over_limit("Pab [W]", pab, p_limit));
+            }
+        }
+        Ok(RawSample {
+            iab_ma: iab_ma.max(0.0),
+            vmn_mv,
+            saturated,
+        })
+    }
+
+    fn set_discharge(&mut self, on: bool) -> Result<(), FrontendError> {
+        let r = match &mut self.board {
+            Board::Mb2023(_) if on => Err(FrontendError::Interlock(
+                "this board has no discharge relay",
+            )),
+            Board::Mb2023(_) => Ok(()),
+            Board::Mb2024(mb) => mb.set_discharge(on).map_err(mb2024_error),
+        };
+        self.count(r)
+    }
+
+    fn health(&mut self) -> Health {
+        let injecting = self.board_is_injecting();
+        let (supply_v, battery_v) = match &mut self.power {
+            PowerUnit::Battery { voltage_v } => (None, Some(*voltage_v)),
+            // Only a supply that has answered since its power-up is asked (a powered-off one
+            // would make the engine wait for its time-outs).
+            PowerUnit::Dph5005 { supply, ready, .. } if *ready => (
+                supply.read_output_voltage().ok(),
+                supply.read_input_voltage().ok(),
+            ),
+            PowerUnit::Dph5005 { .. } => (None, None),
+        };
+        Health {
+            supply_v,
+            battery_v,
+            bus_errors: self.bus_errors,
+            relays_closed: self.relays_closed,
+            injecting,
+        }
+    }
+}
+
+impl<B: I2c, M: I2c, S: Serial> BoardSystem<B, M, S> {
+    /// Injection off, supply off, every relay open.
+    fn reset_all(&mut self) -> Result<(), FrontendError> {
+        // Injection off, supply output off, every board output off, relays open; every step is
+        // tried whatever the others do.
+        let _ = self.board_polarity(Polarity::Off);
+        self.supply_off();
+        let board = match &mut self.board {
+            Board::Mb2023(mb) => mb.reset().map_err(mb2023_error),
+            Board::Mb2024(mb) => mb.reset().map_err(mb2024_error),
+        };
+        let board = self.count(board);
+        let mux = self.mux.release_all().map_err(mux_error);
+        let mux = self.count(mux);
+        self.relays_closed = false;
+        self.peaks = None;
+        board.and(mux)
+    }
+
+    /// Switches a supply that answers to output off (best effort: the power relays, opened
+    /// next, cut it whether or not it answers). Its settings are reloaded at the next power-up.
+    fn supply_off(&mut self) {
+        if let PowerUnit::Dph5005 {
+            supply,
+            ready,
+            output_on,
+            ..
+        } = &mut self.power
+        {
+            if *ready {
+                let _ = supply.output(false);
+            }
+            *ready = false;
+            *output_on = false;
+        }
+    }
+
+    fn board_is_injecting(&self) -> bool {
+        let polarity = match &self.board {
+            Board::Mb2023(mb) => mb.polarity(),
+            Board::Mb2024(mb) => mb.polarity(),
+        };
+        polarity != Polarity::Off
+    }
+}
+
+impl<B: I2c, M: I2c, S: Serial> Drop for BoardSystem<B, M, S> {
+    fn drop(&mut self) {
+        // Every exit path, a panic included, leaves the relays open and the injection off.
+        if self.reset_all().is_err() {
+            tracing::error!("the boards could not all be reset on exit; check the relays");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
