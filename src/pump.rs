@@ -39,6 +39,10 @@ pub enum Output {
         survey: Option<String>,
         contact: Contact,
     },
+    SelfTest {
+        run: RunId,
+        result: crate::acquisition::selftest::SelfTestResult,
+    },
     Fault {
         run: Option<RunId>,
         quad: Option<Quadrupole>,
@@ -241,6 +245,7 @@ impl Pump {
                     contact,
                 }
             }
+            Event::SelfTest { run, result } => Output::SelfTest { run, result },
             Event::Fault { run, quad, error } => Output::Fault { run, quad, error },
             Event::Busy { refused } => Output::Busy { refused },
             Event::SurveyEnded { run, outcome, .. } => match self.close_survey(run, outcome)? {

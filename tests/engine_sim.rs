@@ -665,3 +665,54 @@ fn the_waveform_holds_the_pulse_train_and_not_the_test_pulses() {
     assert_eq!(of_first.iter().filter(|s| s.pulse == 0).count(), 344);
     assert!(of_first.windows(2).all(|w| w[1].t_s > w[0].t_s));
 }
+
+fn self_tests(system: &str, sim: SimConfig) -> Vec<ohmpi::acquisition::selftest::SelfTestResult> {
+    let mut rig = rig(system, sim, None, Settings::default());
+    rig.engine
+        .try_send(Command::SelfTest {
+            run: 7,
+            names: None,
+        })
+        .unwrap();
+    let log = rig.collect();
+    assert_eq!(log.outcome, Some(Outcome::Completed));
+    log.events
+        .iter()
+        .filter_map(|e| match e {
+            Event::SelfTest { result, .. } => Some(*result),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn self_tests_pass_on_a_sound_instrument_and_fail_on_a_broken_one() {
+    for system in [DEFAULT_SYSTEM, BATTERY_SYSTEM, "mb_2023__4_mux_2023_batt"] {
+        let results = self_tests(system, quiet());
+        let names: Vec<&str> = results.iter().map(|r| r.name).collect();
+        assert_eq!(names, ["relays", "vmn_offset", "iab_offset", "supply"]);
+        for r in &results {
+            assert!(r.passed, "{system}: {r:?}");
+        }
+        // Every electrode in every role: as many quadrupoles as electrodes.
+        let nelec = Preset::load(system, &[]).unwrap().nelec();
+        assert_eq!(results[0].value, Some(f64::from(nelec)), "{system}");
+    }
+    let broken_bus = SimConfig {
+        i2c_error_rate: 1.0,
+        ..quiet()
+    };
+    let results = self_tests(DEFAULT_SYSTEM, broken_bus);
+    assert!(results.iter().all(|r| !r.passed), "{results:?}");
+    let dead_supply = SimConfig {
+        supply_fault: true,
+        ..quiet()
+    };
+    let results = self_tests(DEFAULT_SYSTEM, dead_supply);
+    let supply = results.iter().find(|r| r.name == "supply").unwrap();
+    assert!(!supply.passed, "{supply:?}");
+    assert!(results
+        .iter()
+        .filter(|r| r.name != "supply")
+        .all(|r| r.passed));
+}

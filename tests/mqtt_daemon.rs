@@ -235,3 +235,45 @@ fn waveforms_are_published_when_asked_and_soh_knows_the_battery() {
     });
     assert_eq!(soh.json()["simulated"], true);
 }
+
+#[test]
+fn the_test_command_runs_the_board_self_tests() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(dir.path());
+    let _daemon = Daemon::start(dir.path(), broker.port, "");
+    let mut c = Client_::connect(broker.port, "test-selftest", &[&format!("{P}/#")]);
+    c.wait_for("online", SECS(20), |m| {
+        m.topic == format!("{P}/status") && m.json()["online"] == true
+    });
+    command(&c, json!({"cmd_id": "t1", "cmd": "test"}));
+    c.wait_for("accepted", SECS(10), reply_for("t1", "accepted"));
+    let done = c.wait_for("done", SECS(30), reply_for("t1", "done"));
+    let result = &done.json()["result"];
+    assert_eq!(result["passed"], true, "{result}");
+    let tests = result["tests"].as_array().unwrap();
+    let names: Vec<&str> = tests.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["relays", "vmn_offset", "iab_offset", "supply"]);
+    for t in tests {
+        assert_eq!(t["passed"], true, "{t}");
+        assert!(t["value"].is_number(), "{t}");
+    }
+    // The battery's 12 V, as the supply reports it.
+    assert_eq!(tests[3]["value"], 12.0);
+
+    command(
+        &c,
+        json!({"cmd_id": "t2", "cmd": "test", "kwargs": {"test_names": ["vmn_offset"]}}),
+    );
+    let done = c.wait_for("one test", SECS(30), reply_for("t2", "done"));
+    assert_eq!(done.json()["result"]["tests"].as_array().unwrap().len(), 1);
+
+    command(
+        &c,
+        json!({"cmd_id": "t3", "cmd": "test", "kwargs": {"test_names": ["smoke"]}}),
+    );
+    let err = c.wait_for("unknown test", SECS(10), reply_for("t3", "error"));
+    let e = &err.json()["error"];
+    assert_eq!(e["code"], "invalid_argument");
+    assert_eq!(e["field"], "test_names");
+    assert!(e["message"].as_str().unwrap().contains("smoke"), "{e}");
+}

@@ -270,6 +270,7 @@ impl<F: Frontend> Worker<F> {
                     settings,
                 } => self.run_sequence(run, &sequence, settings.map(|s| *s)),
                 Command::RsCheck { run, pairs, vab } => self.run_rs_check(run, &pairs, vab),
+                Command::SelfTest { run, names } => self.run_self_test(run, names.as_deref()),
                 Command::Interrupt | Command::ResetMux => {
                     self.make_safe();
                     Ok(())
@@ -355,7 +356,8 @@ impl<F: Frontend> Worker<F> {
             Command::Resume => self.paused = false,
             Command::Measure { run, .. }
             | Command::RunSequence { run, .. }
-            | Command::RsCheck { run, .. } => {
+            | Command::RsCheck { run, .. }
+            | Command::SelfTest { run, .. } => {
                 self.emit(Event::Busy { refused: run });
             }
             Command::UpdateSettings(s) => self.settings = *s,

@@ -45,6 +45,11 @@ pub enum Command {
     SetGeometry(Arc<Geometry>),
     /// Open every relay.
     ResetMux,
+    /// Board self-tests (all when `names` is `None`).
+    SelfTest {
+        run: RunId,
+        names: Option<Arc<[String]>>,
+    },
     /// Leave the thread, hardware safe.
     Shutdown,
 }
@@ -79,6 +84,7 @@ pub enum RunKind {
     Measure,
     Sequence,
     RsCheck,
+    SelfTest,
 }
 
 /// How a run or a survey ended.
@@ -147,6 +153,10 @@ pub enum Event {
     Record {
         run: RunId,
         measurement: Measurement,
+    },
+    SelfTest {
+        run: RunId,
+        result: super::selftest::SelfTestResult,
     },
     Contact {
         run: RunId,

@@ -8,6 +8,7 @@ pub mod event;
 mod measure;
 pub mod rt;
 mod runs;
+pub mod selftest;
 pub mod settings;
 pub mod stats;
 pub mod strategy;

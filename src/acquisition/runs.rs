@@ -19,14 +19,14 @@ const IDLE_BETWEEN_SURVEYS: Duration = Duration::from_secs(10);
 
 impl<F: Frontend> Worker<F> {
     /// The settings of a run (the engine's own unless given), within what the converters can do.
-    fn effective(&self, settings: Option<Settings>) -> Settings {
+    pub(crate) fn effective(&self, settings: Option<Settings>) -> Settings {
         let mut s = settings.unwrap_or_else(|| self.settings.clone());
         s.sampling_rate = s.sampling_rate.min(self.fe.info().max_sampling_rate_hz);
         s
     }
 
     /// Prepares a run: buffer sized for `s`, state, supply powered.
-    fn start_run(
+    pub(crate) fn start_run(
         &mut self,
         run: RunId,
         kind: RunKind,
@@ -70,7 +70,7 @@ impl<F: Frontend> Worker<F> {
     }
 
     /// Ends a run: hardware safe, state back to idle, the outcome reported.
-    fn end_run(&mut self, run: RunId, outcome: Outcome, records: u32) {
+    pub(crate) fn end_run(&mut self, run: RunId, outcome: Outcome, records: u32) {
         self.reserve(EVENTS_PER_QUAD);
         self.set_state(EngineState::Stopping);
         self.make_safe();
@@ -81,7 +81,7 @@ impl<F: Frontend> Worker<F> {
         });
     }
 
-    fn outcome_of(stop: Stop) -> Outcome {
+    pub(crate) fn outcome_of(stop: Stop) -> Outcome {
         match stop {
             Stop::Interrupt | Stop::Shutdown => Outcome::Interrupted,
         }

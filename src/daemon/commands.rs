@@ -156,7 +156,8 @@ impl Daemon {
         let run = match &cmd {
             Engine::Measure { run, .. }
             | Engine::RunSequence { run, .. }
-            | Engine::RsCheck { run, .. } => *run,
+            | Engine::RsCheck { run, .. }
+            | Engine::SelfTest { run, .. } => *run,
             _ => 0,
         };
         self.pump.register(run, Some(req.cmd_id.clone()));
@@ -176,6 +177,7 @@ impl Daemon {
                 survey: None,
                 surveys: Vec::new(),
                 contacts: Vec::new(),
+                tests: Vec::new(),
                 last_record: None,
                 interrupted: false,
             },
@@ -332,10 +334,30 @@ impl Daemon {
                 let _ = self.inst.engine.try_send(Engine::ResetMux);
                 Ok(None)
             }
-            Command::Test { .. } => Err(ErrorBody::new(
-                ErrorCode::Hardware,
-                "board self-tests need the board drivers, which this version does not have",
-            )),
+            Command::Test { test_names } => {
+                use crate::acquisition::selftest::SELF_TESTS;
+                let unknown = test_names
+                    .iter()
+                    .flatten()
+                    .find(|n| !SELF_TESTS.contains(&n.as_str()));
+                if let Some(name) = unknown {
+                    Err(ErrorBody::invalid(
+                        "test_names",
+                        format!(
+                            "unknown test \"{name}\"; the tests are {}",
+                            SELF_TESTS.join(", ")
+                        ),
+                    ))
+                } else {
+                    let run = self.next_run_id();
+                    let cmd = Engine::SelfTest {
+                        run,
+                        names: test_names.map(Arc::from),
+                    };
+                    self.start_run(&to, &req, RunKind::SelfTest, cmd);
+                    return;
+                }
+            }
             Command::GetData { survey_names, full } => {
                 compat::get_data_reply(
                     &req.cmd_id,
@@ -422,6 +444,13 @@ impl Daemon {
                         "survey": ctx.survey,
                     }),
                     RunKind::RsCheck => json!({ "interrupted": interrupted, "contacts": ctx.contacts }),
+                    RunKind::SelfTest => json!({
+                        "interrupted": interrupted,
+                        "passed": !interrupted
+                            && !ctx.tests.is_empty()
+                            && ctx.tests.iter().all(|t| t["passed"] == true),
+                        "tests": ctx.tests,
+                    }),
                 };
                 Reply::done(ctx.cmd_id.clone(), ctx.cmd.clone(), Some(result))
             }

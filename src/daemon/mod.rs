@@ -72,6 +72,8 @@ struct RunCtx {
     survey: Option<String>,
     surveys: Vec<String>,
     contacts: Vec<serde_json::Value>,
+    /// Self-test results, `{name, passed, value, unit}`.
+    tests: Vec<serde_json::Value>,
     last_record: Option<serde_json::Value>,
     interrupted: bool,
 }

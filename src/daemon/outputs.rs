@@ -52,6 +52,22 @@ impl Daemon {
                 self.battery_v = h.battery_v;
             }
             Output::Contact { contact, .. } => self.on_contact(contact),
+            Output::SelfTest { result, .. } => {
+                let item = serde_json::json!({
+                    "name": result.name,
+                    "passed": result.passed,
+                    "value": result.value,
+                    "unit": result.unit,
+                });
+                if result.passed {
+                    tracing::info!("self-test {}: passed ({item})", result.name);
+                } else {
+                    tracing::warn!("self-test {}: FAILED ({item})", result.name);
+                }
+                if let Some((_, ctx)) = &mut self.run {
+                    ctx.tests.push(item);
+                }
+            }
             Output::Fault { quad, error, .. } => {
                 let what = match quad {
                     Some(q) => format!("quadrupole {q}: {error}"),
