@@ -5,6 +5,7 @@
 //! - [`hardware`]: the [`hardware::Frontend`] the engine drives, system presets and the simulator;
 //! - [`acquisition`]: the real-time engine thread and the measurement of one quadrupole;
 //! - [`survey`]: quadrupoles, sequences, geometry, records and exports;
+//! - [`rpi`]: the Raspberry Pi itself (model, I2C buses), the only module that names rppal.
 //!
 //! The engine knows nothing of files, MQTT or HTTP; drivers know nothing of the engine.
 
@@ -17,6 +18,7 @@ pub mod hardware;
 pub mod instrument;
 pub mod messaging;
 pub mod pump;
+pub mod rpi;
 pub mod soh;
 pub mod storage;
 pub mod survey;
