@@ -35,11 +35,11 @@ pub enum SetupError {
          the simulator"
     )]
     NotAPi,
-    #[error(
-        "hardware.simulate = false: driving real OhmPi boards is not available in this version; \
-         set hardware.simulate = true to run on the simulator"
-    )]
-    RealBoardsUnavailable,
+    #[error("hardware.simulate = false (backend {backend}): {error}")]
+    Boards {
+        backend: &'static str,
+        error: crate::hardware::real::OpenError,
+    },
     #[error("cannot start the acquisition thread: {0}")]
     Thread(std::io::Error),
     #[error("sequence {origin}: {error}")]
@@ -133,11 +133,7 @@ impl Instrument {
         let geometry = geometry_for(&config, &preset)?;
         let store = Store::open(config.instrument.data_dir.clone())?;
         if !config.hardware.simulate {
-            return Err(if crate::config::running_on_raspberry_pi() {
-                SetupError::RealBoardsUnavailable
-            } else {
-                SetupError::NotAPi
-            });
+            return Self::open_boards(config, preset, geometry, store);
         }
         let clock = match config.sim.clock {
             ClockKind::Real => Clock::real(),
@@ -151,6 +147,42 @@ impl Instrument {
             preset.description
         );
         Self::start(config, preset, geometry, store, clock, sim, probe)
+    }
+
+    /// The real boards of the preset, through the configured backend.
+    fn open_boards(
+        config: Config,
+        preset: Preset,
+        geometry: Geometry,
+        store: Store,
+    ) -> Result<Instrument, SetupError> {
+        use crate::config::Backend;
+        use crate::hardware::real;
+        let backend = config.hardware.backend;
+        let failed = |error| SetupError::Boards {
+            backend: real::backend_name(backend),
+            error,
+        };
+        tracing::info!(
+            system = %preset.name,
+            backend = real::backend_name(backend),
+            "opening the boards of {}",
+            preset.description
+        );
+        let clock = Clock::real();
+        match backend {
+            Backend::Rppal => {
+                if !crate::config::running_on_raspberry_pi() {
+                    return Err(SetupError::NotAPi);
+                }
+                let system = real::open_with(&preset, real::open_rppal_bus).map_err(failed)?;
+                Self::start(config, preset, geometry, store, clock, system, None)
+            }
+            Backend::Linux => {
+                let system = real::open_with(&preset, real::open_linux_bus).map_err(failed)?;
+                Self::start(config, preset, geometry, store, clock, system, None)
+            }
+        }
     }
 
     fn start<F: Frontend + 'static>(

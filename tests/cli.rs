@@ -254,7 +254,25 @@ fn bad_input_gets_a_readable_error() {
     fails_with(
         d,
         &["survey", "--set", "hardware.simulate=false"],
-        &["hardware.simulate"],
+        &["not a Raspberry Pi", "hardware.simulate"],
+    );
+    // The kernel's I2C devices directly: this machine has no /dev/i2c-1, and the message says
+    // how to enable it.
+    fails_with(
+        d,
+        &[
+            "survey",
+            "--set",
+            "hardware.simulate=false",
+            "--set",
+            "hardware.backend=\"linux\"",
+        ],
+        &["backend linux", "/dev/i2c-1", "i2c_arm=on"],
+    );
+    fails_with(
+        d,
+        &["survey", "--set", "hardware.backend=\"spi\""],
+        &["hardware.backend", "rppal", "linux", "spi"],
     );
     fails_with(
         d,

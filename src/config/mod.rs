@@ -38,6 +38,18 @@ pub struct HardwareConfig {
     pub simulate: bool,
     /// Folders searched for presets before the built-in ones.
     pub presets_dirs: Vec<PathBuf>,
+    /// The Linux interface that drives the real boards.
+    pub backend: Backend,
+}
+
+/// How the real boards are reached (`hardware.backend`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// rppal: the Raspberry Pi's I2C buses (the default).
+    Rppal,
+    /// The kernel's /dev/i2c-N character devices directly (linux-embedded-hal): for boards or
+    /// kernels rppal does not know.
+    Linux,
 }
 
 /// Where the electrodes are.

@@ -32,6 +32,7 @@ pub struct RawHardware {
     pub system: Option<String>,
     pub simulate: Option<bool>,
     pub presets_dir: Option<PathBuf>,
+    pub backend: Option<String>,
 }
 
 /// Keys of `[acquisition]` that are not measurement settings.

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::raw::{RawAcquisitionExtra, RawConfig, RawContact, RawSim, ACQUISITION_EXTRA_KEYS};
-use super::{AcquisitionConfig, Config, ElectrodeLayout, FieldError, HardwareConfig, Instrument};
+use super::{
+    AcquisitionConfig, Backend, Config, ElectrodeLayout, FieldError, HardwareConfig, Instrument,
+};
 use crate::acquisition::{RawSettings, Settings};
 use crate::hardware::sim::{ClockKind, Ground, SimConfig};
 use crate::hardware::DEFAULT_SYSTEM;
@@ -261,6 +263,16 @@ pub fn validate(raw: &RawConfig, source: Option<PathBuf>) -> Result<Config, Fiel
             .simulate
             .unwrap_or_else(|| !running_on_raspberry_pi()),
         presets_dirs,
+        backend: match raw.hardware.backend.as_deref() {
+            None | Some("rppal") => Backend::Rppal,
+            Some("linux") => Backend::Linux,
+            Some(other) => {
+                return Err(FieldError::new(
+                    "hardware.backend",
+                    format!("must be \"rppal\" or \"linux\", got \"{other}\""),
+                ))
+            }
+        },
     };
     Ok(Config {
         source,

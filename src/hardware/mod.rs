@@ -5,6 +5,7 @@
 pub mod boards;
 pub mod frontend;
 pub mod preset;
+pub mod real;
 pub mod sim;
 
 pub use frontend::{

@@ -32,6 +32,35 @@ struct BusState {
     /// Register pointer last written per address.
     pointer: BTreeMap<u8, u8>,
     fail: bool,
+    /// A resistor between the electrodes: while the mb_2024 TX polarity relays are closed,
+    /// the converters read this current (mA) and ± this Vmn (mV), through the DG411 gain.
+    ground: Option<(f64, f64)>,
+}
+
+impl BusState {
+    /// The mb_2024 converters' codes for the ground model (±6.144 V range).
+    fn ground_code(&self, address: u8) -> Option<i16> {
+        let (iab_ma, vmn_mv) = self.ground?;
+        let tx = self.mcp08.get(&0x21).copied().unwrap_or(0);
+        let sign: f64 = match tx & 0b11 {
+            0b01 => 1.0,
+            0b10 => -1.0,
+            _ => 0.0,
+        };
+        let volts = match address {
+            0x48 => sign.abs() * iab_ma * 50.0 * 2.0 / 1000.0,
+            0x49 => {
+                let gain = if self.mcp08.get(&0x27) == Some(&0b101) {
+                    1.0
+                } else {
+                    0.5
+                };
+                2.5 + sign * vmn_mv / 1000.0 * gain
+            }
+            _ => return None,
+        };
+        Some((volts / 6.144 * 32768.0).round() as i16)
+    }
 }
 
 #[derive(Clone, Default)]
@@ -92,7 +121,10 @@ impl I2c for Bus {
                     }
                 }
                 Operation::Read(buf) => {
-                    let code = s.adc.get(&address).copied().unwrap_or(0);
+                    let code = s
+                        .ground_code(address)
+                        .or_else(|| s.adc.get(&address).copied())
+                        .unwrap_or(0);
                     if s.pointer.get(&address) == Some(&0) && buf.len() == 2 {
                         buf.copy_from_slice(&code.to_be_bytes());
                     }
@@ -473,4 +505,68 @@ fn simulator_and_real_boards_agree_on_every_preset() {
             );
         }
     }
+}
+
+/// The engine drives the composed boards through a whole survey: every command it gives in the
+/// order it gives them passes the boards' interlocks, and the numbers come out of the bus codes.
+#[test]
+fn the_engine_measures_through_the_boards() {
+    use crate::acquisition::{Command, Engine, EngineOptions, Event, Outcome, Settings};
+    use crate::clock::Clock;
+    use crate::survey::{Geometry, Quality};
+    let name = "mb_2024_1_X__4_mux_2024_batt";
+    let p = preset(name);
+    let (board_bus, mux_bus) = (Bus::default(), Bus::default());
+    board_bus.state().ground = Some((5.0, 300.0));
+    let system: BoardSystem<Bus, Bus, NoSerial> =
+        BoardSystem::open(&p, board_bus.clone(), mux_bus.clone(), None).unwrap();
+    let clock = Clock::virtual_clock();
+    let geometry = Geometry::line(p.nelec(), 1.0).unwrap();
+    let (engine, mut events) = Engine::spawn(
+        system,
+        clock,
+        geometry,
+        Settings::default(),
+        EngineOptions { rt_priority: 0 },
+    )
+    .unwrap();
+    let sequence: Vec<Quadrupole> = (1..=6)
+        .map(|e| Quadrupole::new(e, e + 3, e + 1, e + 2))
+        .collect();
+    engine
+        .try_send(Command::RunSequence {
+            run: 1,
+            sequence: sequence.into(),
+            settings: None,
+        })
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut records = Vec::new();
+    let outcome = loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the survey did not end"
+        );
+        match events.pop() {
+            Ok(Event::Record { measurement, .. }) => records.push(measurement),
+            Ok(Event::Fault { error, .. }) => panic!("fault: {error}"),
+            Ok(Event::RunEnded { outcome, .. }) => break outcome,
+            Ok(_) => {}
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(1)),
+        }
+    };
+    assert_eq!(outcome, Outcome::Completed);
+    assert_eq!(records.len(), 6);
+    for m in &records {
+        let r = m.r_ohm.unwrap();
+        assert!((r - 60.0).abs() < 0.05, "R = {r} for {}", m.quad);
+        assert!(!m.quality.contains(Quality::SIMULATED));
+        assert!(!m.quality.contains(Quality::FAULT), "{:?}", m.quality);
+        assert!(!m.quality.contains(Quality::SATURATED), "{:?}", m.quality);
+        assert_eq!(m.vab_v, 12.0);
+    }
+    drop(engine);
+    // After the run and the engine's exit: injection off, every relay open.
+    assert_eq!(board_bus.state().mcp08.get(&0x21), Some(&0));
+    assert!(mux_bus.state().mcp17.values().all(|&w| w == 0));
 }
