@@ -35,6 +35,10 @@ struct BusState {
     /// A resistor between the electrodes: while the mb_2024 TX polarity relays are closed,
     /// the converters read this current (mA) and ± this Vmn (mV), through the DG411 gain.
     ground: Option<(f64, f64)>,
+    /// When set, every transaction is also logged with its time: (time, address, first byte
+    /// written, or None for a read).
+    clock: Option<crate::clock::Clock>,
+    timeline: Vec<(std::time::Duration, u8, Option<Vec<u8>>)>,
 }
 
 impl BusState {
@@ -93,7 +97,15 @@ impl I2c for Bus {
         if s.fail {
             return Err(ErrorKind::Other);
         }
+        let now = s.clock.as_ref().map(|c| c.now());
         for op in ops {
+            if let Some(t) = now {
+                let entry = match op {
+                    Operation::Write(bytes) => Some(bytes.to_vec()),
+                    Operation::Read(_) => None,
+                };
+                s.timeline.push((t, address, entry));
+            }
             match op {
                 Operation::Write(bytes) => {
                     s.log.push((address, bytes.to_vec()));
@@ -517,10 +529,12 @@ fn the_engine_measures_through_the_boards() {
     let name = "mb_2024_1_X__4_mux_2024_batt";
     let p = preset(name);
     let (board_bus, mux_bus) = (Bus::default(), Bus::default());
+    let clock = Clock::virtual_clock();
     board_bus.state().ground = Some((5.0, 300.0));
+    board_bus.state().clock = Some(clock.clone());
+    mux_bus.state().clock = Some(clock.clone());
     let system: BoardSystem<Bus, Bus, NoSerial> =
         BoardSystem::open(&p, board_bus.clone(), mux_bus.clone(), None).unwrap();
-    let clock = Clock::virtual_clock();
     let geometry = Geometry::line(p.nelec(), 1.0).unwrap();
     let (engine, mut events) = Engine::spawn(
         system,
@@ -565,8 +579,57 @@ fn the_engine_measures_through_the_boards() {
         assert!(!m.quality.contains(Quality::SATURATED), "{:?}", m.quality);
         assert_eq!(m.vab_v, 12.0);
     }
+    check_relay_delays(&p, &board_bus, &mux_bus);
     drop(engine);
     // After the run and the engine's exit: injection off, every relay open.
     assert_eq!(board_bus.state().mcp08.get(&0x21), Some(&0));
     assert!(mux_bus.state().mcp17.values().all(|&w| w == 0));
+}
+
+/// On the bus timeline of a survey: a converter is read only once the polarity relays have had
+/// their activation time; the polarity relays close only once the multiplexer relays have had
+/// theirs; multiplexer relays switch only once the polarity relays have had their release time
+/// after the injection stopped.
+fn check_relay_delays(p: &Preset, board: &Bus, mux: &Bus) {
+    let info = p.info(false);
+    let t = info.timings;
+    let mut timeline: Vec<(std::time::Duration, &str, u8, Option<Vec<u8>>)> = Vec::new();
+    for (bus, name) in [(board, "board"), (mux, "mux")] {
+        for (time, address, bytes) in bus.state().timeline.iter().cloned() {
+            timeline.push((time, name, address, bytes));
+        }
+    }
+    timeline.sort_by_key(|e| e.0);
+    let tx = p.measurement_board.tx_mcp_address;
+    let (mut injecting_since, mut stopped_at, mut mux_switched_at) = (None, None, None);
+    let (mut pulses, mut reads_checked) = (0, 0);
+    for (time, bus, address, bytes) in &timeline {
+        match (*bus, bytes.as_deref()) {
+            ("board", Some([0x0A, v])) if *address == tx => {
+                if v & 0b11 != 0 {
+                    pulses += 1;
+                    let since = mux_switched_at.expect("injection before any switching");
+                    assert!(*time >= since + t.mux_activation, "polarity on at {time:?}");
+                    injecting_since = Some(*time);
+                } else if injecting_since.take().is_some() {
+                    stopped_at = Some(*time);
+                }
+            }
+            ("board", None) if injecting_since.is_some() => {
+                let since = injecting_since.unwrap();
+                assert!(*time >= since + t.polarity_activation, "read at {time:?}");
+                reads_checked += 1;
+            }
+            ("mux", Some([0x14, ..])) => {
+                assert!(injecting_since.is_none(), "relays switched while injecting");
+                if let Some(stop) = stopped_at {
+                    assert!(*time >= stop + t.polarity_release, "mux at {time:?}");
+                }
+                mux_switched_at = Some(*time);
+            }
+            _ => {}
+        }
+    }
+    assert!(pulses >= 12, "{pulses} pulses");
+    assert!(reads_checked > 100, "{reads_checked} readings");
 }
