@@ -430,7 +430,10 @@ where
             } => {
                 let mut step = || -> Result<f64, dph5005::Error> {
                     if !*ready {
+                        // The presets and protections, then the running current limit (the M0
+                        // preset only applies when the supply starts from it).
                         supply.apply_settings(settings)?;
+                        supply.set_current_limit(settings.preset_amps)?;
                         *ready = true;
                     }
                     supply.set_voltage(volts)?;

@@ -366,8 +366,8 @@ fn the_supply_gets_its_limits_at_power_up_and_goes_off_at_reset() {
     s.set_power(true).unwrap();
     assert_eq!(s.set_vab(12.345).unwrap(), 12.35);
     let writes = supply.state().writes.clone();
-    // M0 U-SET 0.5 V, M0 I-SET 57.6 mA → 58, OVP 51 V → 50.99, OCP 60 mA, OPP 3.0 W, then
-    // U-SET and output on.
+    // M0 U-SET 0.5 V, M0 I-SET 57.6 mA → 58, OVP 51 V → 50.99, OCP 60 mA, OPP 3.0 W, I-SET
+    // 58 mA, then U-SET and output on.
     assert_eq!(
         writes,
         vec![
@@ -376,6 +376,7 @@ fn the_supply_gets_its_limits_at_power_up_and_goes_off_at_reset() {
             (0x52, 5099),
             (0x53, 60),
             (0x54, 30),
+            (0x01, 58),
             (0x00, 1235),
             (0x09, 1)
         ]
