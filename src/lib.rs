@@ -5,7 +5,8 @@
 //! - [`hardware`]: the [`hardware::Frontend`] the engine drives, system presets and the simulator;
 //! - [`acquisition`]: the real-time engine thread and the measurement of one quadrupole;
 //! - [`survey`]: quadrupoles, sequences, geometry, records and exports;
-//! - [`rpi`]: the Raspberry Pi itself (model, I2C buses), the only module that names rppal.
+//! - [`rpi`]: the Raspberry Pi itself (model, I2C buses), the only module that names rppal;
+//! - [`doctor`]: the deployment check (`ohmpi doctor`).
 //!
 //! The engine knows nothing of files, MQTT or HTTP; drivers know nothing of the engine.
 
@@ -13,6 +14,7 @@ pub mod acquisition;
 pub mod clock;
 pub mod config;
 pub mod daemon;
+pub mod doctor;
 pub mod drivers;
 pub mod hardware;
 pub mod instrument;

@@ -83,6 +83,13 @@ enum Cmd {
         #[arg(long)]
         elec_spacing: Option<f64>,
     },
+    /// Check that this machine is ready for the instrument: platform, I2C buses and chips,
+    /// supply, data directory, broker, clock, real-time rights. Exit status 1 if a check fails.
+    Doctor {
+        /// One JSON object on stdout: {"ok", "raspberry_pi", "checks": [...]}.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -131,7 +138,7 @@ fn init_logging(level: &str) {
 fn run(cli: Cli) -> Result<()> {
     let config = || Config::load(cli.config.as_deref(), &cli.set);
     match cli.command {
-        Cmd::Run | Cmd::Demo => unreachable!("handled in main"),
+        Cmd::Run | Cmd::Demo | Cmd::Doctor { .. } => unreachable!("handled in main"),
         Cmd::Ctl {
             cmd,
             args,
@@ -226,6 +233,10 @@ fn main() -> ExitCode {
     // SAFETY: restoring a signal's default disposition.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     init_logging(&cli.log_level);
+    if let Cmd::Doctor { json } = cli.command {
+        // Reports a configuration it cannot read as a failed check, and exits 1 on any failure.
+        return cli::doctor::run(Config::load(cli.config.as_deref(), &cli.set), json);
+    }
     cli::signals::install();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,

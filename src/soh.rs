@@ -138,7 +138,7 @@ pub fn parse_thermal(text: &str) -> Option<f64> {
 
 /// Free (for unprivileged users) and total space of the file system holding `path` \[MiB\].
 #[cfg(unix)]
-fn disk_space(path: &Path) -> Option<(f64, f64)> {
+pub fn disk_space(path: &Path) -> Option<(f64, f64)> {
     use std::os::unix::ffi::OsStrExt;
     let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
     // SAFETY: `statvfs` is plain old data, so all-zero is a valid value; the call reads the
@@ -155,7 +155,7 @@ fn disk_space(path: &Path) -> Option<(f64, f64)> {
 }
 
 #[cfg(not(unix))]
-fn disk_space(_path: &Path) -> Option<(f64, f64)> {
+pub fn disk_space(_path: &Path) -> Option<(f64, f64)> {
     None
 }
 
@@ -167,7 +167,7 @@ fn disk_space(_path: &Path) -> Option<(f64, f64)> {
 /// clear (what `timedatectl` reports as "System clock synchronized"). `None` when the call
 /// fails.
 #[cfg(target_os = "linux")]
-fn clock_synchronised() -> Option<bool> {
+pub fn clock_synchronised() -> Option<bool> {
     // SAFETY: `timex` is plain old data, so all-zero is valid and means `modes = 0` (read
     // only); the kernel writes only into `tx`.
     let mut tx: libc::timex = unsafe { std::mem::zeroed() };
@@ -176,7 +176,7 @@ fn clock_synchronised() -> Option<bool> {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn clock_synchronised() -> Option<bool> {
+pub fn clock_synchronised() -> Option<bool> {
     None
 }
 

@@ -3,6 +3,7 @@
 pub mod ctl;
 pub mod daemon;
 pub mod demo;
+pub mod doctor;
 pub mod export;
 pub mod measure;
 pub mod progress;

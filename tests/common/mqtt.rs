@@ -29,14 +29,23 @@ fn wait_for_port(port: u16) {
 pub struct Broker {
     pub port: u16,
     dir: PathBuf,
+    /// Who may connect (mosquitto.conf lines).
+    access: String,
     child: Option<Child>,
 }
 
 impl Broker {
+    /// Anyone may connect.
     pub fn start(dir: &Path) -> Broker {
+        Broker::start_with(dir, "allow_anonymous true\n")
+    }
+
+    /// `access` says who may connect, e.g. `allow_anonymous false` and a `password_file`.
+    pub fn start_with(dir: &Path, access: &str) -> Broker {
         let mut b = Broker {
             port: free_port(),
             dir: dir.to_path_buf(),
+            access: access.to_string(),
             child: None,
         };
         b.restart();
@@ -48,8 +57,8 @@ impl Broker {
         std::fs::write(
             &conf,
             format!(
-                "listener {} 127.0.0.1\nallow_anonymous true\npersistence false\n",
-                self.port
+                "listener {} 127.0.0.1\n{}persistence false\n",
+                self.port, self.access
             ),
         )
         .unwrap();
