@@ -90,6 +90,8 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// List the hardware presets (hardware.system): name, electrodes, description.
+    Presets,
 }
 
 #[derive(Subcommand)]
@@ -162,6 +164,12 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::RsCheck { vab } => {
             let path = cli::measure::rs_check(config()?, vab)?;
             println!("{}", path.display());
+        }
+        Cmd::Presets => {
+            for (name, _) in ohmpi::hardware::preset::BUILTIN {
+                let p = ohmpi::hardware::Preset::load(name, &[])?;
+                println!("{name:<42} {:>3}  {}", p.nelec(), p.description);
+            }
         }
         Cmd::Sequence { command } => match command {
             SeqCmd::Generate {

@@ -333,3 +333,23 @@ fn generate_check_and_export() {
         assert!(r < 0.0, "dipole-dipole A B M N has negative R");
     }
 }
+
+#[test]
+fn presets_lists_every_built_in_system() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = ohmpi(dir.path(), &["presets"]);
+    assert!(o.status.success());
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    for (name, _) in ohmpi::hardware::preset::BUILTIN {
+        let line = text
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("{name} missing from:\n{text}"));
+        let nelec = ohmpi::hardware::Preset::load(name, &[]).unwrap().nelec();
+        assert_eq!(
+            line.split_whitespace().nth(1),
+            Some(&*nelec.to_string()),
+            "{line}"
+        );
+    }
+}

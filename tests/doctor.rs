@@ -179,6 +179,35 @@ fn doctor_off_a_pi_with_real_boards_fails_and_says_why() {
 }
 
 #[test]
+fn doctor_with_the_linux_backend_opens_the_boards_and_names_the_missing_bus() {
+    if std::path::Path::new("/dev/i2c-1").exists() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(dir.path());
+    let cfg = config(dir.path(), broker.port, "");
+    let (code, report) = doctor(
+        dir.path(),
+        &cfg,
+        &[
+            "--set",
+            "hardware.simulate=false",
+            "--set",
+            "hardware.backend=\"linux\"",
+        ],
+    );
+    assert_eq!(code, 1, "{report}");
+    // The kernel's devices need no Raspberry Pi; the boards check tries them.
+    assert_eq!(check(&report, "platform")["status"], "ok", "{report}");
+    let b = check(&report, "boards");
+    assert_eq!(b["status"], "fail", "{b}");
+    let detail = b["detail"].as_str().unwrap();
+    assert!(detail.contains("/dev/i2c-1"), "{detail}");
+    assert!(detail.contains("i2c_arm=on"), "{detail}");
+    assert!(b["fix"].as_str().unwrap().contains("cabling"), "{b}");
+}
+
+#[test]
 fn doctor_broker_on_a_closed_port_fails_in_bounded_time() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();

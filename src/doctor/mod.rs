@@ -11,6 +11,7 @@
 //! the reason; with `hardware.simulate = false` off a Pi the platform check fails.
 
 mod access;
+mod boards;
 mod broker;
 mod chips;
 mod system;
@@ -167,7 +168,16 @@ pub fn run(config: &Config) -> Report {
     let model = crate::rpi::model();
     let pi = model.is_ok();
     let simulate = config.hardware.simulate;
-    let mut checks = vec![config_check(config), system::platform(&model, simulate)];
+    let mut platform = system::platform(&model, simulate);
+    if !pi && !simulate && config.hardware.backend == crate::config::Backend::Linux {
+        // The kernel's I2C devices need no Raspberry Pi: the boards check says whether they work.
+        platform = Check::ok(
+            "platform",
+            "not a Raspberry Pi; hardware.backend = \"linux\" drives the boards through the \
+             kernel's /dev/i2c-N devices",
+        );
+    }
+    let mut checks = vec![config_check(config), platform];
     match Preset::load(&config.hardware.system, &config.hardware.presets_dirs) {
         Ok(preset) => {
             checks.push(Check::ok(
@@ -183,6 +193,13 @@ pub fn run(config: &Config) -> Report {
             };
             checks.extend(chips::bus_checks(&preset, hardware_skipped));
             checks.push(access::supply(&preset.power, hardware_skipped));
+            let boards_skipped = match (simulate, config.hardware.backend) {
+                (true, _) => hardware_skipped,
+                // The kernel's devices work on any Linux machine.
+                (false, crate::config::Backend::Linux) => None,
+                (false, crate::config::Backend::Rppal) => hardware_skipped,
+            };
+            checks.push(boards::boards(config, &preset, boards_skipped));
         }
         Err(e) => checks.push(Check::fail(
             "preset",

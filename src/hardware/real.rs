@@ -41,6 +41,12 @@ pub enum OpenError {
     #[error("the preset names a DPH5005 supply but no power.serial_port")]
     NoSerialPort,
     #[error(
+        "{path} is in use by another ohmpi process (the daemon?): only one may drive the \
+         boards; stop it first (sudo systemctl stop ohmpi) or send it commands over MQTT \
+         (ohmpi ctl)"
+    )]
+    InUse { path: String },
+    #[error(
         "the boards do not answer as the preset says ({0}); check the cabling, the jumpers \
          and the addresses in the preset, or run `ohmpi doctor`"
     )]
@@ -98,8 +104,54 @@ where
     .map_err(OpenError::Boards)
 }
 
+/// Takes the exclusive lock of an instrument device (flock on the device node) for the rest of
+/// the process: two processes driving the same relays would fight over them.
+pub fn lock_device(path: &Path) -> Result<(), OpenError> {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::File::open(path).map_err(|e| OpenError::Bus {
+        bus: 0,
+        path: path.display().to_string(),
+        cause: e.to_string(),
+    })?;
+    // SAFETY: flock on a descriptor we own; no memory is passed.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        let e = std::io::Error::last_os_error();
+        return Err(if e.kind() == std::io::ErrorKind::WouldBlock {
+            OpenError::InUse {
+                path: path.display().to_string(),
+            }
+        } else {
+            OpenError::Bus {
+                bus: 0,
+                path: path.display().to_string(),
+                cause: format!("cannot lock it: {e}"),
+            }
+        });
+    }
+    // Held until the process ends, like the bus itself.
+    std::mem::forget(file);
+    Ok(())
+}
+
+/// Locks `/dev/i2c-<bus>` for this process, then opens it with `open`.
+fn locked<B>(bus: u8, open: impl FnOnce() -> Result<B, OpenError>) -> Result<B, OpenError> {
+    let path = crate::rpi::device_path(bus);
+    if path.exists() {
+        lock_device(&path).map_err(|e| match e {
+            OpenError::Bus { path, cause, .. } => OpenError::Bus { bus, path, cause },
+            other => other,
+        })?;
+    }
+    open()
+}
+
 /// Opens I2C bus `bus` through rppal (backend "rppal", on a Raspberry Pi).
 pub fn open_rppal_bus(bus: u8) -> Result<crate::rpi::Bus, OpenError> {
+    locked(bus, || open_rppal_unlocked(bus))
+}
+
+fn open_rppal_unlocked(bus: u8) -> Result<crate::rpi::Bus, OpenError> {
     crate::rpi::open_i2c(bus).map_err(|e| OpenError::Bus {
         bus,
         path: crate::rpi::device_path(bus).display().to_string(),
@@ -109,6 +161,10 @@ pub fn open_rppal_bus(bus: u8) -> Result<crate::rpi::Bus, OpenError> {
 
 /// Opens `/dev/i2c-<bus>` through the kernel's character device (backend "linux").
 pub fn open_linux_bus(bus: u8) -> Result<linux_embedded_hal::I2cdev, OpenError> {
+    locked(bus, || open_linux_unlocked(bus))
+}
+
+fn open_linux_unlocked(bus: u8) -> Result<linux_embedded_hal::I2cdev, OpenError> {
     let path = crate::rpi::device_path(bus);
     linux_embedded_hal::I2cdev::new(&path).map_err(|e| {
         let text = e.to_string();
@@ -131,5 +187,27 @@ pub fn backend_name(backend: Backend) -> &'static str {
     match backend {
         Backend::Rppal => "rppal",
         Backend::Linux => "linux",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_process_cannot_take_the_boards() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("i2c-1");
+        std::fs::write(&path, b"").unwrap();
+        // flock locks belong to open file descriptions: a second open in this process stands
+        // for another process.
+        lock_device(&path).unwrap();
+        let e = lock_device(&path).unwrap_err();
+        assert!(matches!(e, OpenError::InUse { .. }), "{e}");
+        let text = e.to_string();
+        assert!(
+            text.contains("i2c-1") && text.contains("another ohmpi process"),
+            "{text}"
+        );
     }
 }
