@@ -81,7 +81,26 @@ impl<F: Frontend> Worker<F> {
         });
     }
 
-    pub(crate) fn outcome_of(stop: Stop) -> Outcome {
+    /// Ends a run with the outcome of its body (`count` records or results), passing a stop on.
+    pub(crate) fn conclude(
+        &mut self,
+        run: RunId,
+        result: Result<Outcome, Stop>,
+        count: u32,
+    ) -> Result<(), Stop> {
+        match result {
+            Ok(outcome) => {
+                self.end_run(run, outcome, count);
+                Ok(())
+            }
+            Err(stop) => {
+                self.end_run(run, Self::outcome_of(stop), count);
+                Err(stop)
+            }
+        }
+    }
+
+    fn outcome_of(stop: Stop) -> Outcome {
         match stop {
             Stop::Interrupt | Stop::Shutdown => Outcome::Interrupted,
         }
@@ -132,16 +151,7 @@ impl<F: Frontend> Worker<F> {
         let total = sequence.len() as u32;
         let mut records = 0u32;
         let result = self.sequence_body(run, sequence, &s, total, &mut records);
-        match result {
-            Ok(outcome) => {
-                self.end_run(run, outcome, records);
-                Ok(())
-            }
-            Err(stop) => {
-                self.end_run(run, Self::outcome_of(stop), records);
-                Err(stop)
-            }
-        }
+        self.conclude(run, result, records)
     }
 
     fn sequence_body(
@@ -274,16 +284,7 @@ impl<F: Frontend> Worker<F> {
             });
             Ok(Outcome::Completed)
         })();
-        match result {
-            Ok(outcome) => {
-                self.end_run(run, outcome, done);
-                Ok(())
-            }
-            Err(stop) => {
-                self.end_run(run, Self::outcome_of(stop), done);
-                Err(stop)
-            }
-        }
+        self.conclude(run, result, done)
     }
 }
 

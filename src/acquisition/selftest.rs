@@ -74,16 +74,7 @@ impl<F: Frontend> Worker<F> {
             }
             Ok(Outcome::Completed)
         })();
-        match result {
-            Ok(outcome) => {
-                self.end_run(run, outcome, done);
-                Ok(())
-            }
-            Err(stop) => {
-                self.end_run(run, Self::outcome_of(stop), done);
-                Err(stop)
-            }
-        }
+        self.conclude(run, result, done)
     }
 
     /// A fault ends the test (failed) with the hardware made safe; a stop ends the run.

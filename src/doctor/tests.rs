@@ -51,12 +51,12 @@ fn the_simulator_needs_no_hardware_checks() {
         names,
         [
             "config", "platform", "preset", "i2c-1", "chips-1", "i2c-4", "chips-4", "supply",
-            "data-dir", "broker", "clock", "realtime"
+            "boards", "data-dir", "broker", "clock", "realtime"
         ]
     );
     let check = |name: &str| report.checks.iter().find(|c| c.name == name).unwrap();
     assert_eq!(check("platform").status, Status::Ok);
-    for name in ["i2c-1", "chips-1", "i2c-4", "chips-4", "supply"] {
+    for name in ["i2c-1", "chips-1", "i2c-4", "chips-4", "supply", "boards"] {
         assert_eq!(check(name).status, Status::Skip, "{name}");
     }
     assert_eq!(check("broker").status, Status::Fail);

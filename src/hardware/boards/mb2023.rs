@@ -12,10 +12,9 @@
 
 use embedded_hal::i2c::I2c;
 
-use crate::drivers::ads1115::{
-    self, auto_gain_for, raw_to_volts, Ads1115, Channel, DataRate, Gain,
-};
-use crate::drivers::mcp23008::{self, Mcp23008};
+use super::{BoardError, Interlock};
+use crate::drivers::ads1115::{auto_gain_for, raw_to_volts, Ads1115, Channel, DataRate, Gain};
+use crate::drivers::mcp23008::Mcp23008;
 use crate::hardware::frontend::Polarity;
 
 /// Gain of the TX current amplifier (shunt voltage × 50 at A0).
@@ -39,27 +38,6 @@ impl Default for Mb2023Addresses {
             rx_adc: 0x49,
         }
     }
-}
-
-/// Why a measurement-board operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum Mb2023Error<E: core::fmt::Debug> {
-    /// Direct change from one polarity to the other; nothing was written. Go through Off first.
-    #[error("polarity change from {from:?} to {to:?} without going through Off")]
-    PolarityReversal { from: Polarity, to: Polarity },
-    /// A gain change while injecting; nothing was written.
-    #[error("converter range change refused while injecting")]
-    GainWhileInjecting,
-    #[error("MCP23008 at {address:#04x}: {source}")]
-    Mcp {
-        address: u8,
-        source: mcp23008::Error<E>,
-    },
-    #[error("ADS1115 at {address:#04x}: {source}")]
-    Adc {
-        address: u8,
-        source: ads1115::Error<E>,
-    },
 }
 
 /// The mb_2023_0_X measurement board on one I2C bus.
@@ -135,11 +113,11 @@ impl<I2C: I2c> Mb2023<I2C> {
     }
 
     /// TX MCP23008 drives eight outputs low, both converters start on their widest range.
-    pub fn init(&mut self) -> Result<(), Mb2023Error<I2C::Error>> {
+    pub fn init(&mut self) -> Result<(), BoardError<I2C::Error>> {
         let tx = self.addresses.tx_mcp;
         Mcp23008::new(&mut self.i2c, tx)
             .init_outputs()
-            .map_err(|source| Mb2023Error::Mcp {
+            .map_err(|source| BoardError::Mcp {
                 address: tx,
                 source,
             })?;
@@ -152,20 +130,17 @@ impl<I2C: I2c> Mb2023<I2C> {
     }
 
     /// Sets the polarity relays: one write. A direct + to − change is refused without a write.
-    pub fn set_polarity(&mut self, polarity: Polarity) -> Result<(), Mb2023Error<I2C::Error>> {
+    pub fn set_polarity(&mut self, polarity: Polarity) -> Result<(), BoardError<I2C::Error>> {
         if matches!(
             (self.polarity, polarity),
             (Polarity::Positive, Polarity::Negative) | (Polarity::Negative, Polarity::Positive)
         ) {
-            return Err(Mb2023Error::PolarityReversal {
-                from: self.polarity,
-                to: polarity,
-            });
+            return Err(BoardError::Interlock(Interlock::PolarityReversal));
         }
         let tx = self.addresses.tx_mcp;
         Mcp23008::new(&mut self.i2c, tx)
             .write_outputs(tx_byte(polarity))
-            .map_err(|source| Mb2023Error::Mcp {
+            .map_err(|source| BoardError::Mcp {
                 address: tx,
                 source,
             })?;
@@ -175,9 +150,9 @@ impl<I2C: I2c> Mb2023<I2C> {
 
     /// Rewrites the configuration of each converter whose range changes (none if both stay);
     /// refused while injecting, so no reading mixes two ranges.
-    pub fn set_gains(&mut self, tx: Gain, rx: Gain) -> Result<(), Mb2023Error<I2C::Error>> {
+    pub fn set_gains(&mut self, tx: Gain, rx: Gain) -> Result<(), BoardError<I2C::Error>> {
         if (tx != self.tx_gain || rx != self.rx_gain) && self.polarity != Polarity::Off {
-            return Err(Mb2023Error::GainWhileInjecting);
+            return Err(BoardError::Interlock(Interlock::GainWhileInjecting));
         }
         if tx != self.tx_gain {
             self.start(self.addresses.tx_adc, Channel::Single0, tx)?;
@@ -191,23 +166,23 @@ impl<I2C: I2c> Mb2023<I2C> {
     }
 
     /// The latest TX conversion: (current in mA, at full scale).
-    pub fn read_iab(&mut self, r_shunt: f64) -> Result<(f64, bool), Mb2023Error<I2C::Error>> {
+    pub fn read_iab(&mut self, r_shunt: f64) -> Result<(f64, bool), BoardError<I2C::Error>> {
         let raw = self.read_raw(self.addresses.tx_adc)?;
         Ok((iab_ma(raw, self.tx_gain, r_shunt), at_full_scale(raw)))
     }
 
     /// The latest RX conversion: (Vmn in mV, at full scale).
-    pub fn read_vmn(&mut self, bias_mv: f64) -> Result<(f64, bool), Mb2023Error<I2C::Error>> {
+    pub fn read_vmn(&mut self, bias_mv: f64) -> Result<(f64, bool), BoardError<I2C::Error>> {
         let raw = self.read_raw(self.addresses.rx_adc)?;
         Ok((vmn_mv(raw, self.rx_gain, bias_mv), at_full_scale(raw)))
     }
 
     /// Polarity relays off (one write).
-    pub fn reset(&mut self) -> Result<(), Mb2023Error<I2C::Error>> {
+    pub fn reset(&mut self) -> Result<(), BoardError<I2C::Error>> {
         let tx = self.addresses.tx_mcp;
         Mcp23008::new(&mut self.i2c, tx)
             .write_outputs(0)
-            .map_err(|source| Mb2023Error::Mcp {
+            .map_err(|source| BoardError::Mcp {
                 address: tx,
                 source,
             })?;
@@ -220,16 +195,16 @@ impl<I2C: I2c> Mb2023<I2C> {
         address: u8,
         channel: Channel,
         gain: Gain,
-    ) -> Result<(), Mb2023Error<I2C::Error>> {
+    ) -> Result<(), BoardError<I2C::Error>> {
         Ads1115::new(&mut self.i2c, address)
             .start_continuous(channel, gain, DataRate::Sps860)
-            .map_err(|source| Mb2023Error::Adc { address, source })
+            .map_err(|source| BoardError::Adc { address, source })
     }
 
-    fn read_raw(&mut self, address: u8) -> Result<i16, Mb2023Error<I2C::Error>> {
+    fn read_raw(&mut self, address: u8) -> Result<i16, BoardError<I2C::Error>> {
         Ads1115::new(&mut self.i2c, address)
             .read_raw()
-            .map_err(|source| Mb2023Error::Adc { address, source })
+            .map_err(|source| BoardError::Adc { address, source })
     }
 }
 

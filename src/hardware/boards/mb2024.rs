@@ -10,8 +10,9 @@
 
 use embedded_hal::i2c::I2c;
 
-use crate::drivers::ads1115::{self, raw_to_volts, Ads1115, Channel, DataRate, Gain};
-use crate::drivers::mcp23008::{self, Mcp23008};
+use super::{BoardError, Interlock};
+use crate::drivers::ads1115::{raw_to_volts, Ads1115, Channel, DataRate, Gain};
+use crate::drivers::mcp23008::Mcp23008;
 use crate::hardware::frontend::Polarity;
 
 /// TX MCP23008 pins.
@@ -103,35 +104,6 @@ impl Dg411Gain {
     }
 }
 
-/// Why a measurement-board operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum Mb2024Error<E: core::fmt::Debug> {
-    /// Direct change from one polarity to the other; nothing was written. Go through Off first.
-    #[error("polarity change from {from:?} to {to:?} without going through Off")]
-    PolarityReversal { from: Polarity, to: Polarity },
-    /// Discharge asked while injecting; nothing was written.
-    #[error("discharge refused while injecting ({0:?})")]
-    DischargeWhileInjecting(Polarity),
-    /// Injection asked while the discharge relay is closed; nothing was written.
-    #[error("injection refused while discharging")]
-    InjectWhileDischarging,
-    /// Discharge asked of an mb_2024_0_2, whose pin 5 is an LED; nothing was written.
-    #[error("this board (mb_2024_0_2) has no discharge relay")]
-    NoDischargeRelay,
-    /// A write to an MCP23008 failed.
-    #[error("MCP23008 at {address:#04x}: {source}")]
-    Mcp {
-        address: u8,
-        source: mcp23008::Error<E>,
-    },
-    /// An ADS1115 transaction failed.
-    #[error("ADS1115 at {address:#04x}: {source}")]
-    Adc {
-        address: u8,
-        source: ads1115::Error<E>,
-    },
-}
-
 /// The mb_2024_1_X measurement board on one I2C bus.
 #[derive(Debug)]
 pub struct Mb2024<I2C> {
@@ -207,17 +179,17 @@ impl<I2C: I2c> Mb2024<I2C> {
 
     /// Makes both MCP23008 drive eight outputs low, then sets the RX gain to 1/2 and the TX to
     /// all off.
-    pub fn init(&mut self) -> Result<(), Mb2024Error<I2C::Error>> {
+    pub fn init(&mut self) -> Result<(), BoardError<I2C::Error>> {
         let (tx, rx) = (self.addresses.tx_mcp, self.addresses.rx_mcp);
         Mcp23008::new(&mut self.i2c, tx)
             .init_outputs()
-            .map_err(|source| Mb2024Error::Mcp {
+            .map_err(|source| BoardError::Mcp {
                 address: tx,
                 source,
             })?;
         Mcp23008::new(&mut self.i2c, rx)
             .init_outputs()
-            .map_err(|source| Mb2024Error::Mcp {
+            .map_err(|source| BoardError::Mcp {
                 address: rx,
                 source,
             })?;
@@ -226,7 +198,7 @@ impl<I2C: I2c> Mb2024<I2C> {
     }
 
     /// Switches the power relays (pins 2, 3) and the run LED (pin 4) together; one write.
-    pub fn set_power(&mut self, on: bool) -> Result<(), Mb2024Error<I2C::Error>> {
+    pub fn set_power(&mut self, on: bool) -> Result<(), BoardError<I2C::Error>> {
         self.write_tx(on, self.polarity, self.discharge)
     }
 
@@ -234,41 +206,38 @@ impl<I2C: I2c> Mb2024<I2C> {
     ///
     /// A direct change from + to − (or − to +) is refused without any write, as is injecting
     /// while the discharge relay is closed.
-    pub fn set_polarity(&mut self, polarity: Polarity) -> Result<(), Mb2024Error<I2C::Error>> {
+    pub fn set_polarity(&mut self, polarity: Polarity) -> Result<(), BoardError<I2C::Error>> {
         let reversal = matches!(
             (self.polarity, polarity),
             (Polarity::Positive, Polarity::Negative) | (Polarity::Negative, Polarity::Positive)
         );
         if reversal {
-            return Err(Mb2024Error::PolarityReversal {
-                from: self.polarity,
-                to: polarity,
-            });
+            return Err(BoardError::Interlock(Interlock::PolarityReversal));
         }
         if polarity != Polarity::Off && self.discharge {
-            return Err(Mb2024Error::InjectWhileDischarging);
+            return Err(BoardError::Interlock(Interlock::InjectWhileDischarging));
         }
         self.write_tx(self.power, polarity, self.discharge)
     }
 
     /// Switches the discharge relay (pin 5). Closing it is refused without any write while the
     /// polarity is not Off; opening it is always allowed.
-    pub fn set_discharge(&mut self, on: bool) -> Result<(), Mb2024Error<I2C::Error>> {
+    pub fn set_discharge(&mut self, on: bool) -> Result<(), BoardError<I2C::Error>> {
         if on && !self.discharge_relay {
-            return Err(Mb2024Error::NoDischargeRelay);
+            return Err(BoardError::Interlock(Interlock::NoDischargeRelay));
         }
         if on && self.polarity != Polarity::Off {
-            return Err(Mb2024Error::DischargeWhileInjecting(self.polarity));
+            return Err(BoardError::Interlock(Interlock::DischargeWhileInjecting));
         }
         self.write_tx(self.power, self.polarity, on)
     }
 
     /// Sets the DG411 gain: one write to the RX MCP23008.
-    pub fn set_gain(&mut self, gain: Dg411Gain) -> Result<(), Mb2024Error<I2C::Error>> {
+    pub fn set_gain(&mut self, gain: Dg411Gain) -> Result<(), BoardError<I2C::Error>> {
         let rx = self.addresses.rx_mcp;
         Mcp23008::new(&mut self.i2c, rx)
             .write_outputs(gain.rx_byte())
-            .map_err(|source| Mb2024Error::Mcp {
+            .map_err(|source| BoardError::Mcp {
                 address: rx,
                 source,
             })?;
@@ -277,34 +246,34 @@ impl<I2C: I2c> Mb2024<I2C> {
     }
 
     /// Starts both ADS1115 in continuous mode: A0 single-ended, ±6.144 V, 860 SPS.
-    pub fn start_converters(&mut self) -> Result<(), Mb2024Error<I2C::Error>> {
+    pub fn start_converters(&mut self) -> Result<(), BoardError<I2C::Error>> {
         for address in [self.addresses.tx_adc, self.addresses.rx_adc] {
             Ads1115::new(&mut self.i2c, address)
                 .start_continuous(Channel::Single0, ADC_GAIN, DataRate::Sps860)
-                .map_err(|source| Mb2024Error::Adc { address, source })?;
+                .map_err(|source| BoardError::Adc { address, source })?;
         }
         Ok(())
     }
 
     /// Injected current in mA: V_A0 × 1000 / (50 × r_shunt), r_shunt in Ω.
-    pub fn read_iab_ma(&mut self, r_shunt: f64) -> Result<f64, Mb2024Error<I2C::Error>> {
+    pub fn read_iab_ma(&mut self, r_shunt: f64) -> Result<f64, BoardError<I2C::Error>> {
         Ok(self.read_iab(r_shunt)?.0)
     }
 
     /// Vmn in mV: (V_A0 × 1000 − 2500) / DG411 gain − bias_mv.
-    pub fn read_vmn_mv(&mut self, bias_mv: f64) -> Result<f64, Mb2024Error<I2C::Error>> {
+    pub fn read_vmn_mv(&mut self, bias_mv: f64) -> Result<f64, BoardError<I2C::Error>> {
         Ok(self.read_vmn(bias_mv)?.0)
     }
 
     /// The latest TX conversion: (current in mA, the amplifier at the end of its range).
-    pub fn read_iab(&mut self, r_shunt: f64) -> Result<(f64, bool), Mb2024Error<I2C::Error>> {
+    pub fn read_iab(&mut self, r_shunt: f64) -> Result<(f64, bool), BoardError<I2C::Error>> {
         let raw = self.read_raw(self.addresses.tx_adc)?;
         let volts = raw_to_volts(raw, ADC_GAIN);
         Ok((iab_ma(raw, r_shunt), volts >= RAIL_HIGH_V))
     }
 
     /// The latest RX conversion: (Vmn in mV, the input at either end of its 0–5 V range).
-    pub fn read_vmn(&mut self, bias_mv: f64) -> Result<(f64, bool), Mb2024Error<I2C::Error>> {
+    pub fn read_vmn(&mut self, bias_mv: f64) -> Result<(f64, bool), BoardError<I2C::Error>> {
         let raw = self.read_raw(self.addresses.rx_adc)?;
         let volts = raw_to_volts(raw, ADC_GAIN);
         let railed = !(RAIL_LOW_V..RAIL_HIGH_V).contains(&volts);
@@ -313,16 +282,16 @@ impl<I2C: I2c> Mb2024<I2C> {
 
     /// Everything off: TX byte 0 (polarity off, power off, discharge off, LEDs off), then RX gain
     /// 1/2. Tries both writes even if the first fails and returns the first error.
-    pub fn reset(&mut self) -> Result<(), Mb2024Error<I2C::Error>> {
+    pub fn reset(&mut self) -> Result<(), BoardError<I2C::Error>> {
         let tx = self.write_tx(false, Polarity::Off, false);
         let rx = self.set_gain(Dg411Gain::Half);
         tx.and(rx)
     }
 
-    fn read_raw(&mut self, address: u8) -> Result<i16, Mb2024Error<I2C::Error>> {
+    fn read_raw(&mut self, address: u8) -> Result<i16, BoardError<I2C::Error>> {
         Ads1115::new(&mut self.i2c, address)
             .read_raw()
-            .map_err(|source| Mb2024Error::Adc { address, source })
+            .map_err(|source| BoardError::Adc { address, source })
     }
 
     fn write_tx(
@@ -330,11 +299,11 @@ impl<I2C: I2c> Mb2024<I2C> {
         power: bool,
         polarity: Polarity,
         discharge: bool,
-    ) -> Result<(), Mb2024Error<I2C::Error>> {
+    ) -> Result<(), BoardError<I2C::Error>> {
         let tx = self.addresses.tx_mcp;
         Mcp23008::new(&mut self.i2c, tx)
             .write_outputs(tx_byte(power, polarity, discharge))
-            .map_err(|source| Mb2024Error::Mcp {
+            .map_err(|source| BoardError::Mcp {
                 address: tx,
                 source,
             })?;

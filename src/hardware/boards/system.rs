@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use embedded_hal::i2c::I2c;
 
-use super::mb2023::{self, Mb2023, Mb2023Addresses, Mb2023Error};
-use super::mb2024::{self, Dg411Gain, Mb2024, Mb2024Addresses, Mb2024Error};
+use super::mb2023::{self, Mb2023, Mb2023Addresses};
+use super::mb2024::{self, Dg411Gain, Mb2024, Mb2024Addresses};
 use super::mux::{MuxBank, MuxError};
 use crate::drivers::dph5005::{self, Dph5005, Settings};
 use crate::drivers::modbus::Serial;
@@ -179,11 +179,11 @@ impl<B: I2c, M: I2c, S: Serial> BoardSystem<B, M, S> {
 
     fn init(&mut self) -> Result<(), FrontendError> {
         let board = match &mut self.board {
-            Board::Mb2023(mb) => mb.init().map_err(mb2023_error),
+            Board::Mb2023(mb) => mb.init().map_err(FrontendError::from),
             Board::Mb2024(mb) => mb
                 .init()
                 .and_then(|()| mb.start_converters())
-                .map_err(mb2024_error),
+                .map_err(FrontendError::from),
         };
         let board = self.count(board);
         let mux = self.mux.init().map_err(mux_error);
@@ -216,8 +216,8 @@ impl<B: I2c, M: I2c, S: Serial> BoardSystem<B, M, S> {
 
     fn board_polarity(&mut self, polarity: Polarity) -> Result<(), FrontendError> {
         let r = match &mut self.board {
-            Board::Mb2023(mb) => mb.set_polarity(polarity).map_err(mb2023_error),
-            Board::Mb2024(mb) => mb.set_polarity(polarity).map_err(mb2024_error),
+            Board::Mb2023(mb) => mb.set_polarity(polarity).map_err(FrontendError::from),
+            Board::Mb2024(mb) => mb.set_polarity(polarity).map_err(FrontendError::from),
         };
         self.count(r)
     }
@@ -235,14 +235,14 @@ impl<B: I2c, M: I2c, S: Serial> BoardSystem<B, M, S> {
                         crate::drivers::ads1115::Gain::Fsr6144,
                     ),
                 };
-                mb.set_gains(tx, rx).map_err(mb2023_error)
+                mb.set_gains(tx, rx).map_err(FrontendError::from)
             }
             Board::Mb2024(mb) => {
                 let gain = peaks.map_or(Dg411Gain::Half, |(_, vmn)| mb2024::gain_for(vmn));
                 if gain == mb.gain() {
                     Ok(())
                 } else {
-                    mb.set_gain(gain).map_err(mb2024_error)
+                    mb.set_gain(gain).map_err(FrontendError::from)
                 }
             }
         };
@@ -270,50 +270,6 @@ impl<B: I2c, M: I2c, S: Serial> BoardSystem<B, M, S> {
                 }
                 FrontendError::SupplyNotAnswering
             }
-        }
-    }
-}
-
-fn mb2024_error<E: core::fmt::Debug>(e: Mb2024Error<E>) -> FrontendError {
-    match e {
-        Mb2024Error::Mcp { address, .. } => FrontendError::Bus {
-            device: "MCP23008",
-            address,
-        },
-        Mb2024Error::Adc { address, .. } => FrontendError::Bus {
-            device: "ADS1115",
-            address,
-        },
-        Mb2024Error::PolarityReversal { .. } => {
-            FrontendError::Interlock("polarity reversal without going through Off")
-        }
-        Mb2024Error::DischargeWhileInjecting(_) => {
-            FrontendError::Interlock("discharge while injecting")
-        }
-        Mb2024Error::InjectWhileDischarging => {
-            FrontendError::Interlock("injection while discharging")
-        }
-        Mb2024Error::NoDischargeRelay => {
-            FrontendError::Interlock("this board has no discharge relay")
-        }
-    }
-}
-
-fn mb2023_error<E: core::fmt::Debug>(e: Mb2023Error<E>) -> FrontendError {
-    match e {
-        Mb2023Error::Mcp { address, .. } => FrontendError::Bus {
-            device: "MCP23008",
-            address,
-        },
-        Mb2023Error::Adc { address, .. } => FrontendError::Bus {
-            device: "ADS1115",
-            address,
-        },
-        Mb2023Error::PolarityReversal { .. } => {
-            FrontendError::Interlock("polarity reversal without going through Off")
-        }
-        Mb2023Error::GainWhileInjecting => {
-            FrontendError::Interlock("converter range change while injecting")
         }
     }
 }
@@ -406,7 +362,7 @@ where
         let r = match &mut self.board {
             // The battery feeds the mb_2023 directly: no power relays.
             Board::Mb2023(_) => Ok(()),
-            Board::Mb2024(mb) => mb.set_power(on).map_err(mb2024_error),
+            Board::Mb2024(mb) => mb.set_power(on).map_err(FrontendError::from),
         };
         self.count(r)
     }
@@ -473,11 +429,11 @@ where
             Board::Mb2023(mb) => mb
                 .read_iab(r_shunt)
                 .and_then(|(i, si)| mb.read_vmn(bias).map(|(v, sv)| (i, v, si || sv)))
-                .map_err(mb2023_error),
+                .map_err(FrontendError::from),
             Board::Mb2024(mb) => mb
                 .read_iab(r_shunt)
                 .and_then(|(i, si)| mb.read_vmn(bias).map(|(v, sv)| (i, v, si || sv)))
-                .map_err(mb2024_error),
+                .map_err(FrontendError::from),
         };
         let (iab_ma, vmn_mv, saturated) = self.count(reading)?;
         let (pi, pv) = self.peaks.unwrap_or((0.0, 0.0));
@@ -507,7 +463,7 @@ where
                 "this board has no discharge relay",
             )),
             Board::Mb2023(_) => Ok(()),
-            Board::Mb2024(mb) => mb.set_discharge(on).map_err(mb2024_error),
+            Board::Mb2024(mb) => mb.set_discharge(on).map_err(FrontendError::from),
         };
         self.count(r)
     }
@@ -542,8 +498,8 @@ impl<B: I2c, M: I2c, S: Serial> BoardSystem<B, M, S> {
         let _ = self.board_polarity(Polarity::Off);
         self.supply_off();
         let board = match &mut self.board {
-            Board::Mb2023(mb) => mb.reset().map_err(mb2023_error),
-            Board::Mb2024(mb) => mb.reset().map_err(mb2024_error),
+            Board::Mb2023(mb) => mb.reset().map_err(FrontendError::from),
+            Board::Mb2024(mb) => mb.reset().map_err(FrontendError::from),
         };
         let board = self.count(board);
         let mux = self.mux.release_all().map_err(mux_error);

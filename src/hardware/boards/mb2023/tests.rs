@@ -49,7 +49,7 @@ fn polarity_sequence_writes_pin0_then_pin1_and_refuses_a_direct_reversal() {
     // − to + without Off: refused, no write.
     assert!(matches!(
         mb.set_polarity(Polarity::Positive),
-        Err(Mb2023Error::PolarityReversal { .. })
+        Err(BoardError::Interlock(Interlock::PolarityReversal))
     ));
     assert_eq!(mb.polarity(), Polarity::Negative);
     mb.destroy().done();
@@ -67,7 +67,7 @@ fn gains_change_only_the_converters_whose_range_changes_and_never_while_injectin
     mb.set_polarity(Polarity::Positive).unwrap();
     assert!(matches!(
         mb.set_gains(Gain::Fsr6144, Gain::Fsr0512),
-        Err(Mb2023Error::GainWhileInjecting)
+        Err(BoardError::Interlock(Interlock::GainWhileInjecting))
     ));
     // Same ranges while injecting: nothing to write, not an error.
     mb.set_gains(Gain::Fsr2048, Gain::Fsr0512).unwrap();

@@ -84,10 +84,7 @@ fn direct_reversal_refused_without_write() {
     let err = mb.set_polarity(Polarity::Negative).unwrap_err();
     assert!(matches!(
         err,
-        Mb2024Error::PolarityReversal {
-            from: Polarity::Positive,
-            to: Polarity::Negative
-        }
+        BoardError::Interlock(Interlock::PolarityReversal)
     ));
     assert_eq!(mb.polarity(), Polarity::Positive);
     mb.destroy().done();
@@ -127,7 +124,7 @@ fn discharge_refused_while_injecting() {
     let err = mb.set_discharge(true).unwrap_err();
     assert!(matches!(
         err,
-        Mb2024Error::DischargeWhileInjecting(Polarity::Positive)
+        BoardError::Interlock(Interlock::DischargeWhileInjecting)
     ));
     mb.set_polarity(Polarity::Off).unwrap();
     mb.set_discharge(true).unwrap();
@@ -135,7 +132,7 @@ fn discharge_refused_while_injecting() {
     // Injecting while discharging is refused too, without a write.
     assert!(matches!(
         mb.set_polarity(Polarity::Negative).unwrap_err(),
-        Mb2024Error::InjectWhileDischarging
+        BoardError::Interlock(Interlock::InjectWhileDischarging)
     ));
     mb.set_discharge(false).unwrap();
     mb.destroy().done();
