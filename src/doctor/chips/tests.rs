@@ -99,6 +99,33 @@ fn a_scan_is_compared_with_the_expected_chips() {
     let c = compare_scan("chips-1", &expected, &extra, "p");
     assert_eq!(c.status, Status::Warn, "{c:?}");
 
+    // A chip behind a TCA9548A, seen through a channel left open, is expected, not a stranger.
+    let mux_2024_behind_tca = ExpectedChip {
+        bus: 4,
+        address: 0x24,
+        chip: "MCP23017",
+        role: "mux 1".into(),
+        behind: Some((0x70, 0)),
+    };
+    let tca = ExpectedChip {
+        address: 0x70,
+        chip: "TCA9548A",
+        behind: None,
+        ..mux_2024_behind_tca.clone()
+    };
+    let c = compare_scan(
+        "chips-4",
+        &[tca.clone(), mux_2024_behind_tca],
+        &[0x24, 0x70],
+        "p",
+    );
+    assert_eq!(c.status, Status::Ok, "{c:?}");
+    assert!(
+        c.detail
+            .starts_with("1 of 1 expected chips answer; 1 behind"),
+        "{c:?}"
+    );
+
     let c = compare_scan("chips-4", &[], &[], "p");
     assert_eq!(c.status, Status::Ok, "{c:?}");
 }
