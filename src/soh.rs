@@ -60,7 +60,7 @@ pub fn collect(data_dir: &Path) -> SystemHealth {
         load_15m,
         mem_total_mb: meminfo.total_mb,
         mem_available_mb: meminfo.available_mb,
-        cpu_temp_c: read("/sys/class/thermal/thermal_zone0/temp").and_then(|t| parse_thermal(&t)),
+        cpu_temp_c: crate::rpi::cpu_temperature_c(),
         disk_free_mb,
         disk_total_mb,
         clock_synchronised: clock_synchronised(),
