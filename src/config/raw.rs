@@ -80,4 +80,5 @@ pub struct RawSim {
     pub i2c_error_rate: Option<f64>,
     pub dead_electrodes: Option<Vec<u16>>,
     pub supply_fault: Option<bool>,
+    pub hang_after_s: Option<f64>,
 }

@@ -240,6 +240,10 @@ fn sim(raw: &RawSim) -> Result<SimConfig, FieldError> {
         i2c_error_rate: rate,
         dead_electrodes: dead,
         supply_fault: raw.supply_fault.unwrap_or(false),
+        hang_after_s: raw
+            .hang_after_s
+            .map(|s| non_negative("sim.hang_after_s", s, "s"))
+            .transpose()?,
     })
 }
 

@@ -202,16 +202,23 @@ impl Daemon {
             prefix = %self.topics.prefix,
             "daemon started"
         );
+        // Hardware open, first broker connection under way: the service is up.
+        let mut service = crate::service::Notifier::from_env();
+        service.ready(&format!("measuring with {}", self.inst.preset.name));
         while self.exit.is_none() {
             tokio::select! {
                 Some(p) = outputs.recv() => self.on_pumped(p),
                 Some(ev) = link_task.events.recv() => self.on_link(ev),
                 Some(log) = logs.recv() => self.on_log(log),
                 _ = soh_tick.tick() => self.publish_soh(),
-                _ = tick.tick() => self.housekeeping(),
+                _ = tick.tick() => {
+                    self.housekeeping();
+                    service.tick(self.inst.engine.counters().heartbeat.load(std::sync::atomic::Ordering::Relaxed));
+                }
                 _ = &mut shutdown => self.exit = Some(Exit::Stopped),
             }
         }
+        service.stopping();
         let exit = self.exit.unwrap_or(Exit::Stopped);
         self.shut_down(outputs, link_task).await;
         Ok(exit)

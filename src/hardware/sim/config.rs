@@ -41,6 +41,9 @@ pub struct SimConfig {
     pub dead_electrodes: Vec<Electrode>,
     /// The supply gives nothing and, if programmable, does not answer.
     pub supply_fault: bool,
+    /// After this many seconds the boards stop answering: the next board command never returns
+    /// (a hung acquisition, for the service watchdog). `None`: never.
+    pub hang_after_s: Option<f64>,
 }
 
 /// Contact resistance of an electrode that has lost contact with the ground \[Ω\].
@@ -64,6 +67,7 @@ impl Default for SimConfig {
             i2c_error_rate: 0.0,
             dead_electrodes: Vec::new(),
             supply_fault: false,
+            hang_after_s: None,
         }
     }
 }

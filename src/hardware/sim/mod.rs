@@ -194,6 +194,21 @@ impl SimFrontend {
     }
 }
 
+impl SimFrontend {
+    /// The `hang_after_s` fault: once its time has come, never returns.
+    fn maybe_hang(&self) {
+        let Some(after) = self.cfg.hang_after_s else {
+            return;
+        };
+        if self.clock.now().as_secs_f64() >= after {
+            tracing::warn!("simulated fault: the boards stop answering (sim.hang_after_s)");
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+            }
+        }
+    }
+}
+
 impl Frontend for SimFrontend {
     fn info(&self) -> &FrontendInfo {
         &self.info
@@ -216,6 +231,7 @@ impl Frontend for SimFrontend {
     }
 
     fn switch(&mut self, quad: Quadrupole) -> Result<(), FrontendError> {
+        self.maybe_hang();
         self.check_quad(quad)?;
         self.bus("MCP23017", 0x20)?;
         self.log(SimAction::Switch(quad));
@@ -296,6 +312,7 @@ impl Frontend for SimFrontend {
     }
 
     fn read_sample(&mut self) -> Result<RawSample, FrontendError> {
+        self.maybe_hang();
         self.bus("ADS1115", self.preset.measurement_board.rx_adc_address)?;
         let t = self.clock.now();
         let ts = t.as_secs_f64();
@@ -355,6 +372,7 @@ impl Frontend for SimFrontend {
     }
 
     fn health(&mut self) -> Health {
+        self.maybe_hang();
         let t = self.clock.now();
         let (supply_v, battery_v) = match self.info.supply {
             Supply::Fixed { voltage_v } => (None, Some(voltage_v)),
