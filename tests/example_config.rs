@@ -450,6 +450,88 @@ fn quoted_names(message: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// The keys the code accepts in `section`, as its refusal of an unknown key lists them (with
+/// the acquisition settings and their other names).
+fn accepted_keys(text: &str, section: &str) -> BTreeSet<String> {
+    let header = format!("[{section}]\n");
+    assert!(text.contains(&header));
+    let bad = text.replacen(&header, &format!("{header}bogus_key = 1\n"), 1);
+    let e = load(&bad, &[])
+        .expect_err("an unknown key must be refused")
+        .to_string();
+    assert!(e.contains("bogus_key"), "[{section}]: {e}");
+    assert!(e.contains(EXAMPLE_FILE), "[{section}]: {e}");
+    let mut accepted = quoted_names(&e);
+    accepted.remove("bogus_key");
+    if section == "acquisition" {
+        accepted.extend(
+            ohmpi::acquisition::settings::SETTING_NAMES
+                .iter()
+                .map(|s| s.to_string()),
+        );
+        if let Some((_, also)) = e.rsplit_once("also ") {
+            let list = also.split(')').next().unwrap_or_default();
+            accepted.extend(list.split(", ").map(|s| s.trim().to_string()));
+        }
+    }
+    assert!(
+        !accepted.is_empty(),
+        "[{section}]: the error no longer lists the accepted keys: {e}"
+    );
+    accepted
+}
+
+/// docs/configuration.md: `## [section]` headings, then table rows starting with `| \`key\``.
+fn reference_keys() -> Vec<(String, BTreeSet<String>)> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/configuration.md");
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut out: Vec<(String, BTreeSet<String>)> = Vec::new();
+    for line in text.lines() {
+        if let Some(name) = line.strip_prefix("## [").and_then(|r| r.strip_suffix(']')) {
+            out.push((name.to_string(), BTreeSet::new()));
+        } else if let Some(rest) = line.strip_prefix("| `") {
+            let key = rest.split('`').next().unwrap().to_string();
+            out.last_mut()
+                .expect("a key row before any section")
+                .1
+                .insert(key);
+        }
+    }
+    out
+}
+
+#[test]
+fn the_configuration_reference_matches_the_code_both_ways() {
+    let text = example_text();
+    let lines = parse_example(&text);
+    let reference = reference_keys();
+    let names: Vec<&str> = reference.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, sections(&lines), "docs/configuration.md sections");
+    for (section, keys) in &reference {
+        let accepted = accepted_keys(&text, section);
+        for key in keys {
+            assert!(
+                accepted.contains(key),
+                "docs/configuration.md documents {section}.{key}, which the code refuses"
+            );
+        }
+        let comments: String = lines
+            .iter()
+            .filter(|l| l.section.as_deref() == Some(section.as_str()) && l.kind == Kind::Comment)
+            .map(|l| l.text.as_str())
+            .collect();
+        for key in &accepted {
+            // Another name of a key is documented with the key (as in the example).
+            let alias =
+                comments.contains(&format!("\"{key}\"")) && !keys_in(&lines, section).contains(key);
+            assert!(
+                keys.contains(key) || alias,
+                "[{section}] accepts {key}, which docs/configuration.md does not document"
+            );
+        }
+    }
+}
+
 #[test]
 fn every_section_refuses_unknown_keys_and_documents_the_known_ones() {
     let text = example_text();
@@ -467,34 +549,9 @@ fn every_section_refuses_unknown_keys_and_documents_the_known_ones() {
         ]
     );
     for section in &names {
-        let header = format!("[{section}]\n");
-        assert!(text.contains(&header));
-        let bad = text.replacen(&header, &format!("{header}bogus_key = 1\n"), 1);
-        let e = load(&bad, &[])
-            .expect_err("an unknown key must be refused")
-            .to_string();
-        assert!(e.contains("bogus_key"), "[{section}]: {e}");
-        assert!(e.contains(EXAMPLE_FILE), "[{section}]: {e}");
-
-        // The refusal lists the accepted keys: each one must be documented in the example, as a
-        // key or, for another name of a key, quoted in the section's comments.
-        let mut accepted = quoted_names(&e);
-        accepted.remove("bogus_key");
-        if section == "acquisition" {
-            accepted.extend(
-                ohmpi::acquisition::settings::SETTING_NAMES
-                    .iter()
-                    .map(|s| s.to_string()),
-            );
-            if let Some((_, also)) = e.rsplit_once("also ") {
-                let list = also.split(')').next().unwrap_or_default();
-                accepted.extend(list.split(", ").map(|s| s.trim().to_string()));
-            }
-        }
-        assert!(
-            !accepted.is_empty(),
-            "[{section}]: the error no longer lists the accepted keys: {e}"
-        );
+        // Each key the code accepts must be documented in the example, as a key or, for another
+        // name of a key, quoted in the section's comments.
+        let accepted = accepted_keys(&text, section);
         let keys = keys_in(&lines, section);
         let comments: String = lines
             .iter()
