@@ -1,0 +1,2 @@
+// The dashboard's script.
+"use strict";
