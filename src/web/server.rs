@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, LazyLock};
 
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -151,11 +152,16 @@ async fn ws(
     State(s): State<AppState>,
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
-    upgrade: WebSocketUpgrade,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
+    // The token first: a request without one is told so, WebSocket or not.
     let holder = match authorize(&s, &headers, &query) {
         Ok(h) => h,
         Err(e) => return unauthorized(e),
+    };
+    let upgrade = match upgrade {
+        Ok(u) => u,
+        Err(e) => return e.into_response(),
     };
     // Frames over the limit are read (up to 4 times it, at least 1 MiB) so that they can be
     // answered; larger ones end the connection.
