@@ -56,6 +56,30 @@ fn the_demo_measures_over_its_own_broker_and_ctl_drives_it() {
     let demo = Demo(child, dir.path().join("demo.log"));
     let mut lines = BufReader::new(stdout).lines();
     let first = lines.next().unwrap().unwrap();
+    // The dashboard's address and an operator token for it.
+    let url = lines
+        .by_ref()
+        .take(20)
+        .map(|l| l.unwrap())
+        .find_map(|l| l.strip_prefix("dashboard: ").map(str::to_string))
+        .expect("the demo prints the dashboard's address");
+    let ws_url = url
+        .replace("http://", "ws://")
+        .replace("/?token=", "/ws?token=");
+    // The daemon starts serving a moment after the demo prints the address.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut ws = loop {
+        match tokio_tungstenite::tungstenite::connect(ws_url.as_str()) {
+            Ok((ws, _)) => break ws,
+            Err(e) => assert!(std::time::Instant::now() < deadline, "{ws_url}: {e}"),
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let hello: serde_json::Value =
+        serde_json::from_str(ws.read().unwrap().to_text().unwrap()).unwrap();
+    assert_eq!(hello["type"], "hello");
+    assert_eq!(hello["role"], "operator");
+    drop(ws);
     // Keep reading what the demo prints, as a terminal would.
     std::thread::spawn(move || for _ in lines {});
     let port: u16 = first.rsplit(':').next().unwrap().trim().parse().unwrap();

@@ -1,0 +1,375 @@
+//! The dashboard end to end: the real daemon on the simulator, a real broker, HTTP and a
+//! WebSocket client on loopback; and the token commands.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::mqtt::{free_port, Broker, Daemon};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::{self, stream::MaybeTlsStream, Message};
+
+const SECS: fn(u64) -> Duration = Duration::from_secs;
+
+type Ws = tungstenite::WebSocket<MaybeTlsStream<TcpStream>>;
+
+/// `ohmpi token ...` with the test's configuration.
+fn token_cmd(config: &Path, args: &[&str]) -> std::process::Output {
+    let o = Command::new(env!("CARGO_BIN_EXE_ohmpi"))
+        .arg("--config")
+        .arg(config)
+        .arg("token")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "ohmpi token {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+/// A new token with `role` (the last line `ohmpi token add` prints).
+fn add_token(config: &Path, role: &str, more: &[&str]) -> String {
+    let mut args = vec!["add", "--role", role];
+    args.extend_from_slice(more);
+    let o = token_cmd(config, &args);
+    let out = String::from_utf8(o.stdout).unwrap();
+    let last = out.lines().last().unwrap().trim().to_string();
+    assert!(last.starts_with("ohmpi_"), "{out}");
+    last
+}
+
+/// A daemon with its dashboard on a free port; returns it and the port.
+fn start(dir: &Path, web: &str) -> (Broker, Daemon, u16) {
+    let broker = Broker::start(dir);
+    let port = free_port();
+    let daemon = Daemon::start_with_web(
+        dir,
+        broker.port,
+        "",
+        &format!("listen = \"127.0.0.1:{port}\"\n{web}"),
+    );
+    // The configuration is written; tokens go beside it.
+    let deadline = Instant::now() + SECS(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the dashboard does not listen: {}",
+            daemon.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (broker, daemon, port)
+}
+
+struct Resp {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Resp {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+}
+
+/// A plain HTTP/1.1 GET.
+fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> Resp {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(SECS(10))).unwrap();
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    Resp {
+        status,
+        headers,
+        body: body.to_string(),
+    }
+}
+
+fn connect(port: u16, token: &str) -> Ws {
+    let (ws, _) = tungstenite::connect(format!("ws://127.0.0.1:{port}/ws?token={token}")).unwrap();
+    if let MaybeTlsStream::Plain(s) = ws.get_ref() {
+        s.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+    }
+    ws
+}
+
+/// Waits (bounded) for a frame matching `f`; frames before it are passed to `seen`.
+fn wait(ws: &mut Ws, what: &str, timeout: Duration, mut f: impl FnMut(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + timeout;
+    loop {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        match ws.read() {
+            Ok(Message::Text(t)) => {
+                let v: Value = serde_json::from_str(&t).unwrap();
+                if f(&v) {
+                    return v;
+                }
+            }
+            Ok(_) => {}
+            Err(tungstenite::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => panic!("waiting for {what}: {e}"),
+        }
+    }
+}
+
+fn send(ws: &mut Ws, body: Value) {
+    ws.send(Message::Text(body.to_string().into())).unwrap();
+}
+
+fn reply(ws: &mut Ws, cmd_id: &str, status: &str) -> Value {
+    wait(ws, &format!("{cmd_id} {status}"), SECS(30), |v| {
+        v["type"] == "reply" && v["payload"]["cmd_id"] == cmd_id && v["payload"]["status"] == status
+    })["payload"]
+        .clone()
+}
+
+fn refused(port: u16, token: Option<&str>) -> String {
+    let path = match token {
+        Some(t) => format!("/ws?token={t}"),
+        None => "/ws".into(),
+    };
+    let r = get(port, &path, &[]);
+    assert_eq!(r.status, 401, "{}", r.body);
+    r.json()["error"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn the_token_commands_add_list_and_revoke() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("ohmpi.toml");
+    std::fs::write(&config, "[instrument]\nid = \"t1\"\n").unwrap();
+    let token = add_token(
+        &config,
+        "operator",
+        &["--expires", "180d", "--name", "laptop"],
+    );
+    assert_eq!(token.len(), "ohmpi_".len() + 43);
+    let file = dir.path().join("tokens.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(!text.contains(&token), "the token itself is not stored");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let hash = text
+        .lines()
+        .find_map(|l| l.strip_prefix("hash = "))
+        .unwrap()
+        .trim_matches('"')
+        .to_string();
+    let list = String::from_utf8(token_cmd(&config, &["list"]).stdout).unwrap();
+    assert!(
+        list.contains("laptop") && list.contains("operator"),
+        "{list}"
+    );
+    assert!(!list.contains(&hash) && !list.contains(&token), "{list}");
+    token_cmd(&config, &["revoke", "1"]);
+    let list = String::from_utf8(token_cmd(&config, &["list"]).stdout).unwrap();
+    assert!(list.lines().nth(1).unwrap().ends_with("yes"), "{list}");
+}
+
+#[test]
+fn the_page_health_and_tokens_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_broker, daemon, port) = start(dir.path(), "");
+    let health = get(port, "/health", &[]);
+    assert_eq!(health.status, 200);
+    let h = health.json();
+    assert_eq!(h["status"], "ok");
+    assert_eq!(h["mode"], "daemon");
+    assert_eq!(h["instruments"], 1);
+    for (path, ty) in [
+        ("/", "text/html"),
+        ("/app.js", "text/javascript"),
+        ("/style.css", "text/css"),
+    ] {
+        let r = get(port, path, &[]);
+        assert_eq!(r.status, 200, "{path}");
+        assert!(r.header("content-type").unwrap().starts_with(ty), "{path}");
+        assert_eq!(r.header("cache-control"), Some("no-cache"), "{path}");
+        let etag = r.header("etag").unwrap().to_string();
+        let again = get(port, path, &[("If-None-Match", &etag)]);
+        assert_eq!(again.status, 304, "{path}");
+    }
+
+    assert!(refused(port, None).contains("no token"));
+    assert!(refused(port, Some("ohmpi_wrong")).contains("unknown"));
+    let viewer = add_token(&daemon.config, "viewer", &[]);
+    let short = add_token(&daemon.config, "viewer", &["--expires", "1s"]);
+    let mut ws = connect(port, &viewer);
+    let hello = wait(&mut ws, "hello", SECS(5), |v| v["type"] == "hello");
+    assert_eq!(hello["role"], "viewer");
+    assert_eq!(hello["instruments"][0]["id"], "t1");
+    assert_eq!(hello["instruments"][0]["prefix"], "ohmpi/t1");
+    assert!(hello["client"].as_str().unwrap().starts_with("ws-"));
+    std::thread::sleep(Duration::from_millis(1100));
+    assert!(refused(port, Some(&short)).contains("expired"));
+    token_cmd(&daemon.config, &["revoke", "1"]);
+    assert!(refused(port, Some(&viewer)).contains("revoked"));
+    // Files need a token too.
+    let r = get(port, "/files/nothing?format=csv", &[]);
+    assert_eq!(r.status, 401);
+    let op = add_token(&daemon.config, "operator", &[]);
+    let auth = format!("Bearer {op}");
+    let r = get(port, "/files/nothing", &[("Authorization", &auth)]);
+    assert_eq!(r.status, 404, "{}", r.body);
+}
+
+#[test]
+fn roles_commands_and_bad_frames_over_the_websocket() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_broker, daemon, port) = start(dir.path(), "");
+    let viewer = add_token(&daemon.config, "viewer", &[]);
+    let operator = add_token(&daemon.config, "operator", &[]);
+
+    let mut v = connect(port, &viewer);
+    wait(&mut v, "hello", SECS(5), |m| m["type"] == "hello");
+    // The latest status comes right after hello.
+    wait(&mut v, "status", SECS(10), |m| {
+        m["type"] == "message" && m["topic"] == "status" && m["payload"]["online"] == true
+    });
+    send(
+        &mut v,
+        json!({"cmd_id": "v1", "cmd": "run_sequence", "kwargs": {"nb_stack": 1}}),
+    );
+    let r = reply(&mut v, "v1", "error");
+    assert_eq!(r["error"]["code"], "not_permitted");
+    assert!(r["error"]["message"].as_str().unwrap().contains("viewer"));
+    send(&mut v, json!({"cmd_id": "v2", "cmd": "get_status"}));
+    let r = reply(&mut v, "v2", "done");
+    assert!(r["result"].is_object(), "{r}");
+
+    let mut o = connect(port, &operator);
+    wait(&mut o, "hello", SECS(5), |m| m["type"] == "hello");
+    send(&mut o, json!({"cmd_id": "o1", "cmd": "shutdown"}));
+    assert_eq!(
+        reply(&mut o, "o1", "error")["error"]["code"],
+        "not_permitted"
+    );
+    o.send(Message::Text("{not json".into())).unwrap();
+    let r = wait(&mut o, "bad_json", SECS(10), |m| m["type"] == "reply");
+    assert_eq!(r["payload"]["error"]["code"], "bad_json");
+    let big = json!({"cmd_id": "o2", "cmd": "get_status", "pad": "x".repeat(100 * 1024)});
+    send(&mut o, big);
+    let r = wait(&mut o, "oversize", SECS(10), |m| m["type"] == "reply");
+    assert_eq!(r["payload"]["error"]["code"], "invalid_argument");
+    // The connection is still there.
+    send(&mut o, json!({"cmd_id": "o3", "cmd": "get_status"}));
+    reply(&mut o, "o3", "done");
+
+    // A short survey: accepted, its records, done.
+    let sequence: Vec<[u16; 4]> = (1..=4).map(|e| [e, e + 3, e + 1, e + 2]).collect();
+    send(
+        &mut o,
+        json!({"cmd_id": "s1", "cmd": "run_sequence",
+               "kwargs": {"sequence": sequence, "nb_stack": 1}}),
+    );
+    reply(&mut o, "s1", "accepted");
+    let mut records = Vec::new();
+    let done = wait(&mut o, "records and done", SECS(60), |m| {
+        if m["type"] == "message" && m["topic"] == "data" {
+            records.push(m["payload"]["seq"].as_u64().unwrap());
+        }
+        m["type"] == "reply" && m["payload"]["cmd_id"] == "s1" && m["payload"]["status"] == "done"
+    });
+    assert_eq!(records.len(), 4, "{records:?}");
+    assert_eq!(done["payload"]["result"]["records"], 4);
+    // The viewer saw the records, not the operator's replies.
+    let mut seen = 0;
+    wait(&mut v, "the viewer's records", SECS(10), |m| {
+        assert_ne!(m["type"], "reply", "{m}");
+        if m["type"] == "message" && m["topic"] == "data" {
+            seen += 1;
+        }
+        seen == 4
+    });
+}
+
+#[test]
+fn a_browser_that_does_not_read_slows_no_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_broker, daemon, port) = start(dir.path(), "client_queue = 16\n");
+    let operator = add_token(&daemon.config, "operator", &[]);
+    // Connects and never reads.
+    let _idle = connect(port, &operator);
+    let mut o = connect(port, &operator);
+    wait(&mut o, "hello", SECS(5), |m| m["type"] == "hello");
+    let sequence: Vec<[u16; 4]> = (1..=12).map(|e| [e, e + 3, e + 1, e + 2]).collect();
+    send(
+        &mut o,
+        json!({"cmd_id": "s1", "cmd": "run_sequence",
+               "kwargs": {"sequence": sequence, "nb_stack": 1}}),
+    );
+    let mut records = std::collections::BTreeSet::new();
+    let done = wait(&mut o, "done", SECS(90), |m| {
+        if m["type"] == "message" && m["topic"] == "data" {
+            records.insert(m["payload"]["seq"].as_u64().unwrap());
+        }
+        m["type"] == "reply" && m["payload"]["cmd_id"] == "s1" && m["payload"]["status"] == "done"
+    });
+    assert_eq!(done["payload"]["result"]["records"], 12);
+    assert_eq!(records.len(), 12, "every record arrived: {records:?}");
+}
+
+#[test]
+fn a_taken_address_leaves_the_daemon_measuring() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let broker = Broker::start(dir.path());
+    let daemon = Daemon::start_with_web(
+        dir.path(),
+        broker.port,
+        "",
+        &format!("listen = \"127.0.0.1:{port}\"\n"),
+    );
+    let mut c = common::mqtt::Client_::connect(broker.port, "web-t", &["ohmpi/t1/status"]);
+    c.wait_for("online", SECS(20), |m| m.json()["online"] == true);
+    let deadline = Instant::now() + SECS(10);
+    while !daemon.log().contains(&format!("127.0.0.1:{port}")) {
+        assert!(Instant::now() < deadline, "{}", daemon.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
