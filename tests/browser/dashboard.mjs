@@ -93,6 +93,25 @@ async function main() {
     await waitFor(page, 'the instrument to be idle',
       () => document.querySelector('#state')?.textContent.trim() === 'idle');
 
+    log('operator: a setting out of range is shown next to its field');
+    await page.fill('#set-nb_stack', '5000');
+    await page.click('#settings button[type=submit]');
+    await waitFor(page, 'the error next to the stacks field',
+      () => (document.querySelector('.field-error[data-for="nb_stack"]')?.textContent || '').length > 0);
+    console.log(`  nb_stack: ${await page.locator('.field-error[data-for="nb_stack"]').textContent()}`);
+    await page.fill('#set-nb_stack', '2');
+    await page.click('#settings button[type=submit]');
+    await waitFor(page, 'the settings to be applied', () => /Settings applied/.test(document.querySelector('#message').textContent));
+
+    log('operator: generate a dipole-dipole sequence');
+    await page.fill('#seq-generate input[name=nelec]', '32');
+    await page.selectOption('#seq-generate select[name=array]', 'dpdp');
+    await page.fill('#seq-generate input[name=a]', '1');
+    await page.fill('#seq-generate input[name=n]', '8');
+    await page.click('#seq-generate button[type=submit]');
+    await waitFor(page, 'the generated sequence', () => /Generated and loaded/.test(document.querySelector('#seq-count').textContent));
+    console.log(`  ${await page.locator('#seq-count').textContent()}`);
+
     log('operator: Start, records arrive');
     const before = await readState(page);
     await page.click('#btn-start');

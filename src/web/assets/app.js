@@ -818,7 +818,8 @@ function clearFieldErrors() {
 
 // Shows `message` next to the field it names; false if the page has no such field.
 function showFieldError(field, message) {
-  const name = FIELD_ALIASES[field] || field;
+  const last = String(field).split('.').pop();
+  const name = FIELD_ALIASES[last] || last;
   const span = document.querySelector(`.field-error[data-for="${CSS.escape(name)}"]`);
   if (!span) return false;
   span.textContent = message || 'invalid';
