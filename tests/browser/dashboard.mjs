@@ -83,7 +83,9 @@ async function main() {
     const page = browser.pages()[0] || (await browser.newPage());
     page.setDefaultTimeout(WAIT_MS);
     page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
-    page.on('console', (m) => { if (m.type() === 'error') errors.push(`console: ${m.text()}`); });
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !/favicon/.test(m.location()?.url || '')) errors.push(`console: ${m.text()}`);
+    });
 
     log('operator: the page loads and connects');
     await page.goto(withToken(operatorToken), { waitUntil: 'load', timeout: WAIT_MS });
