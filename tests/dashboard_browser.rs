@@ -97,14 +97,21 @@ fn the_dashboard_in_a_real_browser() {
     let broker = Broker::start(dir.path());
     let web_port = free_port();
     let tokens = dir.path().join("tokens.toml");
+    // The tokens exist before the daemon starts.
+    let token_config = dir.path().join("tokens-only.toml");
+    std::fs::write(
+        &token_config,
+        format!("[web]\ntokens_file = \"{}\"\n", tokens.display()),
+    )
+    .unwrap();
+    let operator = add_token(&token_config, "operator");
+    let viewer = add_token(&token_config, "viewer");
     // A long enough survey to watch it progress; Stop ends it.
     let extra = format!(
         "[web]\nenabled = true\nlisten = \"127.0.0.1:{web_port}\"\ntokens_file = \"{}\"\n",
         tokens.display()
     );
     let daemon = Daemon::start(dir.path(), broker.port, &extra);
-    let operator = add_token(&daemon.config, "operator");
-    let viewer = add_token(&daemon.config, "viewer");
     wait_for_http(web_port, &daemon);
 
     let shots = repo().join("target/screenshots");
