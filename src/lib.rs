@@ -26,3 +26,4 @@ pub mod storage;
 pub mod survey;
 pub mod telemetry;
 pub mod timestamp;
+pub mod web;

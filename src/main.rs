@@ -92,6 +92,31 @@ enum Cmd {
     },
     /// List the hardware presets (hardware.system): name, electrodes, description.
     Presets,
+    /// The dashboard's access tokens (in web.tokens_file).
+    Token {
+        #[command(subcommand)]
+        command: TokenCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCmd {
+    /// Make a token; it is printed once, as the last line on stdout.
+    Add {
+        /// viewer (read-only), operator (all but restart, shutdown, set_time) or admin.
+        #[arg(long)]
+        role: ohmpi::web::Role,
+        /// Validity, e.g. 180d, 12h, 30m, 2w (default: until revoked).
+        #[arg(long)]
+        expires: Option<String>,
+        /// A label to tell tokens apart.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List the tokens: id, name, role, created, expires, revoked (never the secret).
+    List,
+    /// Revoke a token by its id; it is refused from the next connection on.
+    Revoke { id: String },
 }
 
 #[derive(Subcommand)]
@@ -164,6 +189,18 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::RsCheck { vab } => {
             let path = cli::measure::rs_check(config()?, vab)?;
             println!("{}", path.display());
+        }
+        Cmd::Token { command } => {
+            let path = config()?.tokens_file();
+            match command {
+                TokenCmd::Add {
+                    role,
+                    expires,
+                    name,
+                } => cli::token::add(&path, role, expires.as_deref(), name)?,
+                TokenCmd::List => cli::token::list(&path)?,
+                TokenCmd::Revoke { id } => cli::token::revoke(&path, &id)?,
+            }
         }
         Cmd::Presets => {
             for (name, _) in ohmpi::hardware::preset::BUILTIN {

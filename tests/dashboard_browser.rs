@@ -106,12 +106,11 @@ fn the_dashboard_in_a_real_browser() {
     .unwrap();
     let operator = add_token(&token_config, "operator");
     let viewer = add_token(&token_config, "viewer");
-    // A long enough survey to watch it progress; Stop ends it.
-    let extra = format!(
-        "[web]\nenabled = true\nlisten = \"127.0.0.1:{web_port}\"\ntokens_file = \"{}\"\n",
+    let web = format!(
+        "enabled = true\nlisten = \"127.0.0.1:{web_port}\"\ntokens_file = \"{}\"\n",
         tokens.display()
     );
-    let daemon = Daemon::start(dir.path(), broker.port, &extra);
+    let daemon = Daemon::start_with_web(dir.path(), broker.port, "", &web);
     wait_for_http(web_port, &daemon);
 
     let shots = repo().join("target/screenshots");

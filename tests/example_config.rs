@@ -463,7 +463,8 @@ fn every_section_refuses_unknown_keys_and_documents_the_known_ones() {
             "acquisition",
             "sim",
             "mqtt",
-            "control"
+            "control",
+            "web"
         ]
     );
     for section in &names {

@@ -109,6 +109,35 @@ pub fn run(mut config: Config, log_level: &str) -> Result<ExitCode> {
          '{{\"cmd\": \"interrupt\", \"reply_to\": \"me\"}}'"
     ));
     say(&format!("or: ohmpi ctl --set mqtt.port={port} get_status"));
+    if config.web.enabled {
+        let ip = config.web.listen.ip();
+        let from = config.web.listen.port();
+        let port = (from..from.saturating_add(100))
+            .find(|p| TcpListener::bind((ip, *p)).is_ok())
+            .with_context(|| format!("no free port from {from} on {ip} for the dashboard"))?;
+        config.web.listen.set_port(port);
+        if config.web.tokens_file.is_none() {
+            config.web.tokens_file = Some(config.instrument.data_dir.join("demo-tokens.toml"));
+        }
+        let path = config.tokens_file();
+        let mut tokens = ohmpi::web::auth::TokenFile::read(&path)?;
+        let (_, token) = tokens.add(
+            ohmpi::web::Role::Operator,
+            Some("demo".into()),
+            None,
+            std::time::SystemTime::now(),
+        )?;
+        tokens.write(&path)?;
+        say(&format!(
+            "dashboard: http://{}/?token={token}",
+            config.web.listen
+        ));
+        say(&format!(
+            "  (an operator token for this demo, kept in {}; ohmpi token list / revoke with \
+             --set web.tokens_file=...)",
+            path.display()
+        ));
+    }
     say("stop with Ctrl-C");
     let autostart = serde_json::json!({
         "cmd_id": "demo",

@@ -9,3 +9,4 @@ pub mod measure;
 pub mod progress;
 pub mod sequence;
 pub mod signals;
+pub mod token;

@@ -9,12 +9,14 @@ mod mqtt;
 mod overrides;
 mod raw;
 mod validate;
+mod web;
 
 use std::path::{Path, PathBuf};
 
 pub use error::{ConfigError, FieldError};
 pub use mqtt::{ControlConfig, MqttConfig, Password, TlsConfig};
 pub use validate::running_on_raspberry_pi;
+pub use web::{WebConfig, DEFAULT_TOKENS_FILE};
 
 use crate::acquisition::Settings;
 use crate::hardware::sim::SimConfig;
@@ -83,6 +85,14 @@ pub struct Config {
     pub sim: SimConfig,
     pub mqtt: MqttConfig,
     pub control: ControlConfig,
+    pub web: WebConfig,
+}
+
+impl Config {
+    /// The dashboard's tokens file (see [`WebConfig::tokens_path`]).
+    pub fn tokens_file(&self) -> PathBuf {
+        self.web.tokens_path(self.source.as_deref())
+    }
 }
 
 impl Config {
@@ -145,9 +155,10 @@ impl Config {
                 "control" => {
                     raw.control = validate::deserialize(table, &section).map_err(invalid)?
                 }
+                "web" => raw.web = validate::deserialize(table, &section).map_err(invalid)?,
                 _ => {
                     let message = "unknown section; expected instrument, hardware, acquisition, \
-                                   sim, mqtt or control";
+                                   sim, mqtt, control or web";
                     return Err(invalid(FieldError::new(section, message)));
                 }
             }

@@ -17,6 +17,7 @@ pub struct RawConfig {
     pub sim: RawSim,
     pub mqtt: super::mqtt::RawMqtt,
     pub control: super::mqtt::RawControl,
+    pub web: super::web::RawWeb,
 }
 
 #[derive(Debug, Default, Deserialize)]

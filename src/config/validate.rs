@@ -278,6 +278,7 @@ pub fn validate(raw: &RawConfig, source: Option<PathBuf>) -> Result<Config, Fiel
         source,
         mqtt: super::mqtt::validate_mqtt(&raw.mqtt, &instrument.id)?,
         control: super::mqtt::validate_control(&raw.control),
+        web: super::web::validate_web(&raw.web)?,
         instrument,
         hardware,
         acquisition: acquisition(&raw.acquisition)?,

@@ -30,6 +30,7 @@ impl Daemon {
     fn send_reply(&mut self, to: &Target, reply: &Reply) {
         let topic = self.topics.response(to.reply_to.as_deref());
         let json = reply.to_json();
+        self.to_web(&topic, &json);
         // Replies keep their order: behind any still waiting.
         self.flush_pending();
         let sent = self.pending.is_empty()

@@ -105,6 +105,10 @@ pub struct Daemon {
     /// Supply and battery voltage last reported by the boards.
     supply_v: Option<f64>,
     battery_v: Option<f64>,
+    /// The dashboard's gateway, when it serves: everything published goes to it too.
+    web: Option<crate::web::Hub>,
+    /// Commands from the dashboard.
+    web_commands: Option<mpsc::Receiver<crate::web::Inbound>>,
 }
 
 /// Runs the daemon until `shutdown` resolves or a command stops it.
@@ -119,6 +123,7 @@ pub async fn run(
     let (mut daemon, outputs, link_task) = Daemon::start(config)?;
     daemon.autostart = autostart;
     daemon.logs_queue_dropped = logs_dropped;
+    daemon.start_web().await;
     daemon.serve(outputs, link_task, logs, shutdown).await
 }
 
@@ -180,6 +185,8 @@ impl Daemon {
                 supply_v: None,
                 battery_v: None,
                 logs_queue_dropped: Default::default(),
+                web: None,
+                web_commands: None,
             },
             outputs,
             link_task,
@@ -202,8 +209,10 @@ impl Daemon {
             prefix = %self.topics.prefix,
             "daemon started"
         );
+        let mut web_commands = self.web_commands.take();
         while self.exit.is_none() {
             tokio::select! {
+                Some(cmd) = next_web_command(&mut web_commands) => self.on_command(&cmd.payload, false),
                 Some(p) = outputs.recv() => self.on_pumped(p),
                 Some(ev) = link_task.events.recv() => self.on_link(ev),
                 Some(log) = logs.recv() => self.on_log(log),
@@ -215,6 +224,61 @@ impl Daemon {
         let exit = self.exit.unwrap_or(Exit::Stopped);
         self.shut_down(outputs, link_task).await;
         Ok(exit)
+    }
+
+    /// Starts the dashboard's server (`[web]`); an address that cannot be bound is reported and
+    /// the instrument goes on measuring without it.
+    async fn start_web(&mut self) {
+        let web = &self.config.web;
+        if !web.enabled {
+            return;
+        }
+        let (tx, rx) = mpsc::channel(64);
+        let hub = crate::web::Hub::new(
+            crate::web::Mode::Daemon,
+            crate::web::HubLimits {
+                queue: web.client_queue,
+                max_frame: web.max_frame_bytes,
+            },
+            tx,
+        );
+        hub.add_instrument(&self.config.instrument.id, &self.topics.prefix);
+        let tokens = self.config.tokens_file();
+        let state = crate::web::server::AppState {
+            hub: hub.clone(),
+            tokens: Arc::new(crate::web::auth::Tokens::new(tokens.clone())),
+            files: Some(Arc::new(crate::web::server::Files {
+                data_dir: self.inst.data_dir.clone(),
+                geometry: self.inst.geometry.clone(),
+            })),
+        };
+        match crate::web::server::spawn(web.listen, state).await {
+            Ok(addr) => {
+                tracing::info!(
+                    "dashboard on http://{addr}/ (tokens in {})",
+                    tokens.display()
+                );
+                self.web = Some(hub);
+                self.web_commands = Some(rx);
+            }
+            Err(e) => tracing::error!(
+                "dashboard: cannot listen on {}: {e}; measuring goes on without it",
+                web.listen
+            ),
+        }
+    }
+
+    /// What goes out on `topic` (a full topic) goes to the dashboard too, when it is on one of
+    /// this instrument's topics.
+    pub(super) fn to_web(&self, topic: &str, payload: &str) {
+        if let Some(hub) = &self.web {
+            if let Some(rel) = topic
+                .strip_prefix(self.topics.prefix.as_str())
+                .and_then(|t| t.strip_prefix('/'))
+            {
+                hub.publish(&self.config.instrument.id, rel, payload);
+            }
+        }
     }
 
     /// Applies the broker's acknowledgements of records.
@@ -363,6 +427,16 @@ impl Daemon {
         let _ = self.outbox.save_watermark();
         self.link.disconnect();
         let _ = tokio::time::timeout(Duration::from_secs(5), link_task.handle).await;
+    }
+}
+
+/// The next command from the dashboard (never, without one).
+async fn next_web_command(
+    rx: &mut Option<mpsc::Receiver<crate::web::Inbound>>,
+) -> Option<crate::web::Inbound> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -97,6 +97,8 @@ impl Daemon {
             self.battery_v = Some(battery);
         }
         let json = serde_json::to_string(&record).unwrap_or_default();
+        let data = self.topics.data.clone();
+        self.to_web(&data, &json);
         match self.outbox.push(record.seq, json) {
             Ok(given_up) => {
                 for g in given_up {

@@ -12,6 +12,7 @@ use crate::telemetry::LogEvent;
 
 impl Daemon {
     pub(super) fn publish(&mut self, topic: &str, qos: QoS, retain: bool, payload: String) -> bool {
+        self.to_web(topic, &payload);
         self.link.publish(topic, qos, retain, payload, None).is_ok()
     }
 

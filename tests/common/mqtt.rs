@@ -103,8 +103,14 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// Writes a configuration (`extra` is appended) and starts `ohmpi run`.
+    /// Writes a configuration (`extra` is appended, under `[mqtt]`) and starts `ohmpi run`,
+    /// without the dashboard.
     pub fn start(dir: &Path, port: u16, extra: &str) -> Daemon {
+        Daemon::start_with_web(dir, port, extra, "enabled = false\n")
+    }
+
+    /// The same with `web` as the `[web]` section.
+    pub fn start_with_web(dir: &Path, port: u16, extra: &str, web: &str) -> Daemon {
         let config = dir.join("ohmpi.toml");
         std::fs::write(
             &config,
@@ -113,7 +119,7 @@ impl Daemon {
                  [hardware]\nsystem = \"mb_2024_1_X__4_mux_2024_batt\"\n\
                  [acquisition]\ninjection_duration = 0.05\nrt_priority = 0\n\
                  [sim]\nnoise = false\n\
-                 [mqtt]\nport = {port}\nsoh_interval_s = 1\n{extra}",
+                 [mqtt]\nport = {port}\nsoh_interval_s = 1\n{extra}\n[web]\n{web}",
                 dir.join("data").display()
             ),
         )

@@ -1,0 +1,97 @@
+//! `[web]`: the dashboard's HTTP server and WebSocket (docs/web.md).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::FieldError;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWeb {
+    pub enabled: Option<bool>,
+    pub listen: Option<String>,
+    pub tokens_file: Option<PathBuf>,
+    pub max_frame_kib: Option<u32>,
+    pub client_queue: Option<u32>,
+}
+
+/// The dashboard's server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebConfig {
+    pub enabled: bool,
+    /// Address and port the server listens on.
+    pub listen: SocketAddr,
+    /// The tokens file as configured (`None`: beside the configuration file, see
+    /// [`WebConfig::tokens_path`]).
+    pub tokens_file: Option<PathBuf>,
+    /// WebSocket frames from a browser larger than this are refused.
+    pub max_frame_bytes: usize,
+    /// Messages kept for a browser that falls behind, at most.
+    pub client_queue: usize,
+}
+
+/// Where the tokens are kept when no configuration file is in use.
+pub const DEFAULT_TOKENS_FILE: &str = "/etc/ohmpi/tokens.toml";
+
+impl WebConfig {
+    /// The tokens file: `tokens_file`, else `tokens.toml` beside the configuration file `source`,
+    /// else [`DEFAULT_TOKENS_FILE`].
+    pub fn tokens_path(&self, source: Option<&Path>) -> PathBuf {
+        if let Some(p) = &self.tokens_file {
+            return p.clone();
+        }
+        match source {
+            Some(config) => config
+                .parent()
+                .map(|d| d.join("tokens.toml"))
+                .unwrap_or_else(|| PathBuf::from("tokens.toml")),
+            None => PathBuf::from(DEFAULT_TOKENS_FILE),
+        }
+    }
+}
+
+pub fn validate_web(raw: &RawWeb) -> Result<WebConfig, FieldError> {
+    let listen_text = raw.listen.as_deref().unwrap_or("127.0.0.1:8080");
+    let listen: SocketAddr = listen_text.parse().map_err(|_| {
+        FieldError::new(
+            "web.listen",
+            format!(
+                "must be an address and a port such as \"127.0.0.1:8080\" or \"0.0.0.0:8080\", \
+                 got \"{listen_text}\""
+            ),
+        )
+    })?;
+    let max_frame_kib = raw.max_frame_kib.unwrap_or(64);
+    if !(1..=16_384).contains(&max_frame_kib) {
+        return Err(FieldError::new(
+            "web.max_frame_kib",
+            format!("must be between 1 and 16384, got {max_frame_kib}"),
+        ));
+    }
+    let client_queue = raw.client_queue.unwrap_or(256);
+    if !(16..=65_536).contains(&client_queue) {
+        return Err(FieldError::new(
+            "web.client_queue",
+            format!("must be between 16 and 65536, got {client_queue}"),
+        ));
+    }
+    if raw
+        .tokens_file
+        .as_ref()
+        .is_some_and(|p| p.as_os_str().is_empty())
+    {
+        return Err(FieldError::new(
+            "web.tokens_file",
+            "must name a file (or be left out)",
+        ));
+    }
+    Ok(WebConfig {
+        enabled: raw.enabled.unwrap_or(true),
+        listen,
+        tokens_file: raw.tokens_file.clone(),
+        max_frame_bytes: max_frame_kib as usize * 1024,
+        client_queue: client_queue as usize,
+    })
+}

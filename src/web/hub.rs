@@ -1,0 +1,498 @@
+//! The WebSocket gateway's core: what instruments publish fanned out to every browser, and
+//! browsers' commands checked against their role and handed to whoever carries them out.
+//!
+//! The core knows neither the daemon nor MQTT. A source calls [`Hub::publish`] with
+//! (instrument, topic relative to its prefix, JSON payload); commands come out of the
+//! [`mpsc::Receiver<Inbound>`] given at creation, with `reply_to` set to the browser's id, so
+//! that the reply, published on `control/response/<id>`, comes back through [`Hub::publish`] and
+//! goes to that browser only. In the daemon the source is its own publishing and the sink its
+//! command router; a standalone gateway can plug an MQTT subscription into the same two ends.
+//!
+//! Fan-out is one bounded `broadcast` channel: publishing never waits, and a browser that falls
+//! behind loses the oldest messages (it is told how many with `{"type": "skipped"}`). Each
+//! browser has its own task writing to its socket with a time-out; one that does not read is
+//! dropped and slows nobody.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket};
+use serde_json::{json, Value};
+use tokio::sync::{broadcast, mpsc};
+
+use super::auth::Role;
+use crate::messaging::command::canonical_name;
+use crate::messaging::reply::{ErrorBody, ErrorCode, Reply};
+
+/// Topics a browser receives as `message`s.
+const MESSAGE_TOPICS: [&str; 6] = [
+    "status",
+    "soh",
+    "data",
+    "data/contact",
+    "log",
+    "events/error",
+];
+/// Topics whose latest message a newcomer gets after `hello`.
+const CACHED_TOPICS: [&str; 2] = ["status", "soh"];
+/// Where replies are published, relative to the prefix.
+const RESPONSE_TOPIC: &str = "control/response/";
+/// Browser ids start so; replies to other requesters are not for browsers.
+const CLIENT_PREFIX: &str = "ws-";
+/// A browser that takes longer than this to accept one message is dropped.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One message for the browsers, serialized once for all of them.
+#[derive(Debug)]
+pub struct Frame {
+    /// The browser it is for (`None`: everyone).
+    pub for_client: Option<String>,
+    /// The WebSocket text frame.
+    pub text: Arc<str>,
+}
+
+/// A command from a browser, allowed for its role, with `reply_to` set to the browser's id.
+#[derive(Debug, Clone)]
+pub struct Inbound {
+    pub client: String,
+    pub role: Role,
+    /// The instrument it is for (`instrument` of the message; gateway mode).
+    pub instrument: Option<String>,
+    /// The command's JSON.
+    pub payload: Vec<u8>,
+}
+
+/// An instrument the hub serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstrumentInfo {
+    pub id: String,
+    pub prefix: String,
+}
+
+/// Whether the hub runs inside the daemon or as a gateway on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Daemon,
+    Gateway,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Daemon => "daemon",
+            Mode::Gateway => "gateway",
+        }
+    }
+}
+
+/// Limits of the hub.
+#[derive(Debug, Clone, Copy)]
+pub struct HubLimits {
+    /// Messages kept for a browser that falls behind.
+    pub queue: usize,
+    /// Largest command frame accepted, in bytes.
+    pub max_frame: usize,
+}
+
+/// The gateway core; cheap to clone.
+#[derive(Clone)]
+pub struct Hub(Arc<Inner>);
+
+struct Inner {
+    mode: Mode,
+    limits: HubLimits,
+    tx: broadcast::Sender<Arc<Frame>>,
+    /// Latest status and soh frame per (instrument, topic).
+    cache: Mutex<BTreeMap<(String, &'static str), Arc<Frame>>>,
+    instruments: Mutex<Vec<InstrumentInfo>>,
+    commands: mpsc::Sender<Inbound>,
+    next_client: AtomicU64,
+}
+
+fn quoted(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+}
+
+impl Hub {
+    /// A hub handing browsers' commands to `commands`.
+    pub fn new(mode: Mode, limits: HubLimits, commands: mpsc::Sender<Inbound>) -> Hub {
+        let (tx, _) = broadcast::channel(limits.queue.max(1));
+        Hub(Arc::new(Inner {
+            mode,
+            limits,
+            tx,
+            cache: Mutex::new(BTreeMap::new()),
+            instruments: Mutex::new(Vec::new()),
+            commands,
+            next_client: AtomicU64::new(1),
+        }))
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.0.mode
+    }
+
+    pub fn limits(&self) -> HubLimits {
+        self.0.limits
+    }
+
+    /// Makes `id` (topic prefix `prefix`) known to browsers.
+    pub fn add_instrument(&self, id: &str, prefix: &str) {
+        let mut list = self.0.instruments.lock().unwrap_or_else(|p| p.into_inner());
+        if !list.iter().any(|i| i.id == id) {
+            list.push(InstrumentInfo {
+                id: id.into(),
+                prefix: prefix.into(),
+            });
+        }
+    }
+
+    pub fn instruments(&self) -> Vec<InstrumentInfo> {
+        self.0
+            .instruments
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Browsers connected now.
+    pub fn clients(&self) -> usize {
+        self.0.tx.receiver_count()
+    }
+
+    /// What `instrument` published on `<prefix>/<topic>`; `payload` is its JSON. Never waits.
+    pub fn publish(&self, instrument: &str, topic: &str, payload: &str) {
+        if let Some(client) = topic.strip_prefix(RESPONSE_TOPIC) {
+            if !client.starts_with(CLIENT_PREFIX) || self.clients() == 0 {
+                return;
+            }
+            let text = format!(
+                "{{\"type\":\"reply\",\"instrument\":{},\"payload\":{payload}}}",
+                quoted(instrument)
+            );
+            let _ = self.0.tx.send(Arc::new(Frame {
+                for_client: Some(client.to_string()),
+                text: text.into(),
+            }));
+            return;
+        }
+        let Some(&topic) = MESSAGE_TOPICS.iter().find(|t| **t == topic) else {
+            return;
+        };
+        let cached = CACHED_TOPICS.contains(&topic);
+        if !cached && self.clients() == 0 {
+            return;
+        }
+        let text = format!(
+            "{{\"type\":\"message\",\"instrument\":{},\"topic\":{},\"payload\":{payload}}}",
+            quoted(instrument),
+            quoted(topic)
+        );
+        let frame = Arc::new(Frame {
+            for_client: None,
+            text: text.into(),
+        });
+        if cached {
+            self.0
+                .cache
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert((instrument.to_string(), topic), frame.clone());
+        }
+        let _ = self.0.tx.send(frame);
+    }
+
+    /// `GET /health`'s body.
+    pub fn health(&self) -> Value {
+        json!({
+            "status": "ok",
+            "version": env!("CARGO_PKG_VERSION"),
+            "mode": self.0.mode.as_str(),
+            "instruments": self.instruments().len(),
+        })
+    }
+
+    fn hello(&self, client: &str, role: Role) -> String {
+        let instruments: Vec<Value> = self
+            .instruments()
+            .iter()
+            .map(|i| json!({"id": i.id, "prefix": i.prefix}))
+            .collect();
+        json!({
+            "type": "hello",
+            "role": role.as_str(),
+            "client": client,
+            "mode": self.0.mode.as_str(),
+            "instruments": instruments,
+            "version": env!("CARGO_PKG_VERSION"),
+        })
+        .to_string()
+    }
+
+    fn default_instrument(&self) -> String {
+        self.instruments()
+            .first()
+            .map(|i| i.id.clone())
+            .unwrap_or_default()
+    }
+
+    fn reply_frame(&self, instrument: &str, reply: &Reply) -> String {
+        format!(
+            "{{\"type\":\"reply\",\"instrument\":{},\"payload\":{}}}",
+            quoted(instrument),
+            reply.to_json()
+        )
+    }
+
+    /// A frame from browser `client`: forwarded as a command, or answered here with an error
+    /// reply (the returned frame).
+    pub fn on_frame(&self, client: &str, role: Role, bytes: &[u8], n: &mut u64) -> Option<String> {
+        *n += 1;
+        let fallback = format!("{client}-{n}");
+        let here = self.default_instrument();
+        let refuse = |cmd_id: String, cmd: String, body: ErrorBody| {
+            Some(self.reply_frame(&here, &Reply::error(cmd_id, cmd, body)))
+        };
+        if bytes.len() > self.0.limits.max_frame {
+            let body = ErrorBody::invalid(
+                "payload",
+                format!(
+                    "the message is {} bytes; at most {} are accepted",
+                    bytes.len(),
+                    self.0.limits.max_frame
+                ),
+            );
+            return refuse(fallback, String::new(), body);
+        }
+        let mut obj = match serde_json::from_slice::<Value>(bytes) {
+            Ok(Value::Object(o)) => o,
+            Ok(_) => {
+                let body = ErrorBody::new(ErrorCode::BadJson, "a command must be a JSON object");
+                return refuse(fallback, String::new(), body);
+            }
+            Err(e) => {
+                let body = ErrorBody::new(ErrorCode::BadJson, format!("not JSON: {e}"));
+                return refuse(fallback, String::new(), body);
+            }
+        };
+        if !obj.contains_key("cmd_id") {
+            obj.insert("cmd_id".into(), Value::String(fallback.clone()));
+        }
+        let cmd_id = match obj.get("cmd_id") {
+            Some(Value::String(s)) => s.clone(),
+            _ => fallback,
+        };
+        let cmd = obj
+            .get("cmd")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        if let Some(name) = canonical_name(&cmd) {
+            if !role.may_send(name) {
+                let body = ErrorBody::new(
+                    ErrorCode::NotPermitted,
+                    format!("the {role} role may not send {cmd}"),
+                );
+                return refuse(cmd_id, cmd, body);
+            }
+        } else if role == Role::Viewer && !cmd.is_empty() {
+            let body = ErrorBody::new(
+                ErrorCode::NotPermitted,
+                format!("the viewer role may not send {cmd}"),
+            );
+            return refuse(cmd_id, cmd, body);
+        }
+        let instrument = obj
+            .get("instrument")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        if self.0.mode == Mode::Daemon {
+            if let Some(other) = instrument.as_deref().filter(|i| *i != here) {
+                let body = ErrorBody::invalid(
+                    "instrument",
+                    format!("this daemon is instrument {here}, not {other}"),
+                );
+                return refuse(cmd_id, cmd, body);
+            }
+        }
+        obj.insert("reply_to".into(), Value::String(client.to_string()));
+        let payload = serde_json::to_vec(&obj).unwrap_or_default();
+        let inbound = Inbound {
+            client: client.to_string(),
+            role,
+            instrument,
+            payload,
+        };
+        match self.0.commands.try_send(inbound) {
+            Ok(()) => None,
+            Err(mpsc::error::TrySendError::Full(_)) => refuse(
+                cmd_id,
+                cmd,
+                ErrorBody::new(
+                    ErrorCode::Busy,
+                    "too many commands are waiting; send it again in a moment",
+                ),
+            ),
+            Err(mpsc::error::TrySendError::Closed(_)) => refuse(
+                cmd_id,
+                cmd,
+                ErrorBody::new(ErrorCode::Internal, "the instrument is stopping"),
+            ),
+        }
+    }
+
+    /// Serves one browser with `role` until it leaves, stops reading, or the hub closes.
+    pub async fn serve_client(self, mut socket: WebSocket, role: Role) {
+        let n = self.0.next_client.fetch_add(1, Ordering::Relaxed);
+        let client = format!("{CLIENT_PREFIX}{n}");
+        // Subscribed before hello: nothing published from now on is missed.
+        let mut rx = self.0.tx.subscribe();
+        tracing::info!(client = %client, role = %role, "dashboard connected");
+        let mut first = vec![self.hello(&client, role)];
+        first.extend(
+            self.0
+                .cache
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .values()
+                .map(|f| f.text.to_string()),
+        );
+        for text in first {
+            if !send(&mut socket, text).await {
+                return;
+            }
+        }
+        let mut commands = 0u64;
+        let why = loop {
+            tokio::select! {
+                msg = socket.recv() => match msg {
+                    Some(Ok(Message::Text(t))) => {
+                        if let Some(reply) = self.on_frame(&client, role, t.as_bytes(), &mut commands) {
+                            if !send(&mut socket, reply).await {
+                                break "it does not read";
+                            }
+                        }
+                    }
+                    Some(Ok(Message::Binary(b))) => {
+                        if let Some(reply) = self.on_frame(&client, role, &b, &mut commands) {
+                            if !send(&mut socket, reply).await {
+                                break "it does not read";
+                            }
+                        }
+                    }
+                    Some(Ok(Message::Close(_))) | None => break "closed",
+                    Some(Ok(_)) => {}
+                    Some(Err(_)) => break "connection error",
+                },
+                ev = rx.recv() => match ev {
+                    Ok(frame) => {
+                        if frame.for_client.as_deref().is_some_and(|c| c != client) {
+                            continue;
+                        }
+                        if !send(&mut socket, frame.text.to_string()).await {
+                            break "it does not read";
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(count)) => {
+                        let text = json!({"type": "skipped", "count": count}).to_string();
+                        if !send(&mut socket, text).await {
+                            break "it does not read";
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Closed) => break "the hub closed",
+                },
+            }
+        };
+        tracing::info!(client = %client, "dashboard disconnected: {why}");
+    }
+}
+
+/// Sends one text frame within [`SEND_TIMEOUT`]; `false` if the browser is gone or too slow.
+async fn send(socket: &mut WebSocket, text: String) -> bool {
+    matches!(
+        tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text.into()))).await,
+        Ok(Ok(()))
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hub() -> (Hub, mpsc::Receiver<Inbound>) {
+        let (tx, rx) = mpsc::channel(4);
+        let hub = Hub::new(
+            Mode::Daemon,
+            HubLimits {
+                queue: 16,
+                max_frame: 1024,
+            },
+            tx,
+        );
+        hub.add_instrument("0001", "ohmpi/0001");
+        (hub, rx)
+    }
+
+    fn reply_of(frame: Option<String>) -> Value {
+        let v: Value = serde_json::from_str(&frame.expect("a reply")).expect("JSON");
+        assert_eq!(v["type"], "reply");
+        v["payload"].clone()
+    }
+
+    #[test]
+    fn commands_are_checked_and_forwarded_with_the_client_as_reply_to() {
+        let (hub, mut rx) = hub();
+        let mut n = 0;
+        let r = reply_of(hub.on_frame("ws-1", Role::Viewer, b"{nope", &mut n));
+        assert_eq!(r["error"]["code"], "bad_json");
+        let r = reply_of(hub.on_frame("ws-1", Role::Viewer, b"[1]", &mut n));
+        assert_eq!(r["error"]["code"], "bad_json");
+        let big = vec![b' '; 2000];
+        let r = reply_of(hub.on_frame("ws-1", Role::Viewer, &big, &mut n));
+        assert_eq!(r["error"]["code"], "invalid_argument");
+        let r = reply_of(hub.on_frame(
+            "ws-1",
+            Role::Viewer,
+            br#"{"cmd_id":"x","cmd":"run_sequence"}"#,
+            &mut n,
+        ));
+        assert_eq!(r["error"]["code"], "not_permitted");
+        assert_eq!(r["cmd_id"], "x");
+        assert!(r["error"]["message"].as_str().unwrap().contains("viewer"));
+        let r = reply_of(hub.on_frame("ws-1", Role::Operator, br#"{"cmd":"shutdown"}"#, &mut n));
+        assert_eq!(r["error"]["code"], "not_permitted");
+        assert!(hub
+            .on_frame("ws-1", Role::Viewer, br#"{"cmd":"get_status"}"#, &mut n)
+            .is_none());
+        let sent = rx.try_recv().expect("forwarded");
+        let v: Value = serde_json::from_slice(&sent.payload).expect("JSON");
+        assert_eq!(v["reply_to"], "ws-1");
+        assert_eq!(v["cmd"], "get_status");
+        assert!(v["cmd_id"].as_str().unwrap().starts_with("ws-1-"));
+        assert!(hub
+            .on_frame("ws-2", Role::Admin, br#"{"cmd":"shutdown"}"#, &mut n)
+            .is_none());
+    }
+
+    #[test]
+    fn replies_go_to_their_client_and_status_is_kept() {
+        let (hub, _rx) = hub();
+        hub.publish("0001", "status", r#"{"online":true}"#);
+        let mut sub = hub.0.tx.subscribe();
+        hub.publish("0001", "control/response/ws-3", r#"{"cmd_id":"a"}"#);
+        hub.publish("0001", "control/response/anonymous", r#"{"cmd_id":"b"}"#);
+        hub.publish("0001", "data/waveform", r#"{}"#);
+        hub.publish("0001", "data", r#"{"seq":1}"#);
+        let f = sub.try_recv().expect("reply");
+        assert_eq!(f.for_client.as_deref(), Some("ws-3"));
+        let f = sub.try_recv().expect("data");
+        assert_eq!(f.for_client, None);
+        let v: Value = serde_json::from_str(&f.text).expect("JSON");
+        assert_eq!(v["topic"], "data");
+        assert_eq!(v["payload"]["seq"], 1);
+        assert!(sub.try_recv().is_err());
+        assert_eq!(hub.0.cache.lock().unwrap().len(), 1);
+    }
+}

@@ -1,0 +1,9 @@
+//! The dashboard: an HTTP server (page, health, survey files) and the WebSocket gateway
+//! (docs/web.md), with token-based access control.
+
+pub mod auth;
+pub mod hub;
+pub mod server;
+
+pub use auth::Role;
+pub use hub::{Hub, HubLimits, Inbound, Mode};
