@@ -285,6 +285,7 @@ fn the_packaged_configuration_is_the_example_with_the_pi_values() {
             "instrument.data_dir=/var/lib/ohmpi/data",
             "hardware.simulate=false",
             "control.sequences_dir=/usr/share/ohmpi/sequences",
+            "web.listen=\"0.0.0.0:8080\"",
         ],
     );
     assert_eq!(packaged, example);
