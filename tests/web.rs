@@ -327,30 +327,84 @@ fn roles_commands_and_bad_frames_over_the_websocket() {
     });
 }
 
+/// A WebSocket client that completes the handshake and then never reads a byte, with a tiny
+/// receive buffer so the server's writes back up quickly.
+fn stalled_client(port: u16, token: &str) -> TcpStream {
+    use std::os::fd::FromRawFd;
+    // SAFETY: a new socket, configured and connected here, then owned by the TcpStream.
+    let stream = unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0);
+        let size: libc::c_int = 2048;
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&size as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+        let addr = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: port.to_be(),
+            sin_addr: libc::in_addr {
+                s_addr: u32::from_be_bytes([127, 0, 0, 1]).to_be(),
+            },
+            sin_zero: [0; 8],
+        };
+        let rc = libc::connect(
+            fd,
+            (&addr as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        );
+        assert_eq!(rc, 0, "connect: {}", std::io::Error::last_os_error());
+        TcpStream::from_raw_fd(fd)
+    };
+    let mut s = stream;
+    write!(
+        s,
+        "GET /ws?token={token} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .unwrap();
+    s
+}
+
 #[test]
 fn a_browser_that_does_not_read_slows_no_one() {
     let dir = tempfile::tempdir().unwrap();
-    let (_broker, daemon, port) = start(dir.path(), "client_queue = 16\n");
+    let broker = Broker::start(dir.path());
+    let port = free_port();
+    let daemon = Daemon::start_with_web(
+        dir.path(),
+        broker.port,
+        "",
+        &format!("listen = \"127.0.0.1:{port}\"\nclient_queue = 16\n"),
+    );
+    common::mqtt::wait_for_port(port);
     let operator = add_token(&daemon.config, "operator", &[]);
-    // Connects and never reads.
-    let _idle = connect(port, &operator);
+    let _stalled = stalled_client(port, &operator);
     let mut o = connect(port, &operator);
     wait(&mut o, "hello", SECS(5), |m| m["type"] == "hello");
-    let sequence: Vec<[u16; 4]> = (1..=12).map(|e| [e, e + 3, e + 1, e + 2]).collect();
+    let sequence: Vec<[u16; 4]> = (1..=28).map(|e| [e, e + 3, e + 1, e + 2]).collect();
     send(
         &mut o,
-        json!({"cmd_id": "s1", "cmd": "run_sequence",
-               "kwargs": {"sequence": sequence, "nb_stack": 1}}),
+        json!({"cmd_id": "s1", "cmd": "run_multiple_sequences",
+               "kwargs": {"sequence": sequence, "nb_stack": 1, "nb_meas": 2}}),
     );
     let mut records = std::collections::BTreeSet::new();
-    let done = wait(&mut o, "done", SECS(90), |m| {
+    let done = wait(&mut o, "done", SECS(150), |m| {
         if m["type"] == "message" && m["topic"] == "data" {
             records.insert(m["payload"]["seq"].as_u64().unwrap());
         }
         m["type"] == "reply" && m["payload"]["cmd_id"] == "s1" && m["payload"]["status"] == "done"
     });
-    assert_eq!(done["payload"]["result"]["records"], 12);
-    assert_eq!(records.len(), 12, "every record arrived: {records:?}");
+    assert_eq!(done["payload"]["result"]["records"], 56);
+    assert_eq!(
+        records.len(),
+        56,
+        "every record reached the reading browser"
+    );
 }
 
 #[test]
