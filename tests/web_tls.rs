@@ -244,3 +244,46 @@ fn an_unusable_certificate_leaves_the_daemon_measuring_without_its_dashboard() {
     assert!(log.contains("measuring goes on without it"), "{log}");
     assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
 }
+
+#[test]
+fn a_key_that_is_not_the_certificates_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    make_certificates(d);
+    let (cert, key, other) = (d.join("server.pem"), d.join("server.key"), d.join("ca.key"));
+    ohmpi::web::server::tls_config(&cert, &key).unwrap();
+    let e = ohmpi::web::server::tls_config(&cert, &other)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        format!(
+            "{}: is not the key of the certificate in {}",
+            other.display(),
+            cert.display()
+        )
+    );
+    // An EC key (P-256) is used too.
+    run(
+        d,
+        "openssl",
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "ec.key",
+            "-out",
+            "ec.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+    );
+    ohmpi::web::server::tls_config(&d.join("ec.pem"), &d.join("ec.key")).unwrap();
+}

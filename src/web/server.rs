@@ -100,6 +100,7 @@ pub fn tls_config(
     let private = rustls_pemfile::private_key(&mut pem.as_slice())
         .map_err(|e| invalid(key, format!("not a PEM key file: {e}")))?
         .ok_or_else(|| invalid(key, "holds no private key (PEM)".into()))?;
+    check_key_pair(cert, &certs[0], key, &private)?;
     let mut config = rustls::ServerConfig::builder()
         .with_no_client_auth()
         .with_single_cert(certs, private)
@@ -107,6 +108,50 @@ pub fn tls_config(
     // HTTP/1.1 only: the WebSocket upgrade needs it.
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// Checks that `private` (from `key`) is the key of `leaf` (the first certificate of `cert`):
+/// a signature made with it verifies with the certificate's public key. rustls takes a pair that
+/// does not match, and every handshake would then fail.
+fn check_key_pair(
+    cert: &std::path::Path,
+    leaf: &rustls::pki_types::CertificateDer<'_>,
+    key: &std::path::Path,
+    private: &rustls::pki_types::PrivateKeyDer<'_>,
+) -> Result<(), TlsError> {
+    let invalid = |path: &std::path::Path, what: String| TlsError::Invalid {
+        path: path.to_path_buf(),
+        what,
+    };
+    let leaf = webpki::EndEntityCert::try_from(leaf)
+        .map_err(|e| invalid(cert, format!("not a usable certificate: {e:?}")))?;
+    let provider = rustls::crypto::ring::default_provider();
+    let signing = provider
+        .key_provider
+        .load_private_key(private.clone_key())
+        .map_err(|e| invalid(key, format!("not a usable private key: {e}")))?;
+    let mapping = provider.signature_verification_algorithms.mapping;
+    let offered: Vec<_> = mapping.iter().map(|(scheme, _)| *scheme).collect();
+    let signer = signing
+        .choose_scheme(&offered)
+        .ok_or_else(|| invalid(key, "a key of a kind TLS cannot use".into()))?;
+    const MESSAGE: &[u8] = b"ohmpi dashboard key check";
+    let signature = signer
+        .sign(MESSAGE)
+        .map_err(|e| invalid(key, format!("cannot sign with it: {e}")))?;
+    let matches = mapping
+        .iter()
+        .filter(|(scheme, _)| *scheme == signer.scheme())
+        .flat_map(|(_, algs)| algs.iter())
+        .any(|alg| leaf.verify_signature(*alg, MESSAGE, &signature).is_ok());
+    if matches {
+        Ok(())
+    } else {
+        Err(invalid(
+            key,
+            format!("is not the key of the certificate in {}", cert.display()),
+        ))
+    }
 }
 
 /// As [`spawn`], over TLS with `tls`: every connection is a TLS handshake, then HTTP/1.1 (with
