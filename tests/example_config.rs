@@ -139,7 +139,8 @@ fn doc_above(lines: &[Line], index: usize) -> Vec<&str> {
 /// The example with line `index` uncommented, replacing any active line of the same key in the
 /// same section (so the table form of `contact_ohm` replaces the single value) and, for
 /// `electrodes_file`, without `elec_spacing`: the example says to give one or the other, and the
-/// code refuses both (checked in `electrode_layout_keys_exclude_each_other`).
+/// code refuses both (checked in `electrode_layout_keys_exclude_each_other`). Keys that go
+/// together (`[web]` tls_cert and tls_key) are uncommented together.
 fn with_uncommented(lines: &[Line], index: usize) -> String {
     let target = &lines[index];
     let Kind::CommentedKey(key) = &target.kind else {
@@ -149,9 +150,16 @@ fn with_uncommented(lines: &[Line], index: usize) -> String {
     if key == "electrodes_file" {
         replaced.insert("elec_spacing");
     }
+    let partner = match (target.section.as_deref(), key.as_str()) {
+        (Some("web"), "tls_cert") => Some("tls_key"),
+        (Some("web"), "tls_key") => Some("tls_cert"),
+        _ => None,
+    };
     let mut out = String::new();
     for (i, line) in lines.iter().enumerate() {
-        if i == index {
+        let is_partner = line.section == target.section
+            && matches!((&line.kind, partner), (Kind::CommentedKey(k), Some(p)) if k == p);
+        if i == index || is_partner {
             let uncommented = line.text.strip_prefix('#').unwrap();
             out.push_str(uncommented.strip_prefix(' ').unwrap_or(uncommented));
         } else if line.section == target.section

@@ -128,8 +128,13 @@ pub fn run(mut config: Config, log_level: &str) -> Result<ExitCode> {
             std::time::SystemTime::now(),
         )?;
         tokens.write(&path)?;
+        let scheme = if config.web.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         say(&format!(
-            "dashboard: http://{}/?token={token}",
+            "dashboard: {scheme}://{}/?token={token}",
             config.web.listen
         ));
         say(&format!(

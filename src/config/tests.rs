@@ -94,6 +94,32 @@ fn missing_explicit_file_is_an_error() {
 }
 
 #[test]
+fn web_tls_takes_a_certificate_and_a_key_together() {
+    let c = load("[instrument]\nid = \"rig-2\"", &[]).unwrap();
+    assert_eq!(c.web.tls, None);
+    let c = load(
+        "[web]\ntls_cert = \"/etc/ohmpi/cert.pem\"\ntls_key = \"/etc/ohmpi/key.pem\"",
+        &[],
+    )
+    .unwrap();
+    let tls = c.web.tls.unwrap();
+    assert_eq!(tls.cert, std::path::Path::new("/etc/ohmpi/cert.pem"));
+    assert_eq!(tls.key, std::path::Path::new("/etc/ohmpi/key.pem"));
+    let cases: [(&str, &str); 3] = [
+        ("[web]\ntls_cert = \"/c.pem\"", "web.tls_key"),
+        ("[web]\ntls_key = \"/k.pem\"", "web.tls_cert"),
+        (
+            "[web]\ntls_cert = \"\"\ntls_key = \"/k.pem\"",
+            "web.tls_cert",
+        ),
+    ];
+    for (text, needle) in cases {
+        let e = load(text, &[]).unwrap_err().to_string();
+        assert!(e.contains(needle), "{text}: {e}");
+    }
+}
+
+#[test]
 fn mqtt_defaults_and_errors() {
     let c = load("[instrument]\nid = \"rig-2\"", &[]).unwrap();
     assert_eq!(c.mqtt.host, "127.0.0.1");

@@ -15,6 +15,8 @@ pub struct RawWeb {
     pub tokens_file: Option<PathBuf>,
     pub max_frame_kib: Option<u32>,
     pub client_queue: Option<u32>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 /// The dashboard's server.
@@ -30,6 +32,15 @@ pub struct WebConfig {
     pub max_frame_bytes: usize,
     /// Messages kept for a browser that falls behind, at most.
     pub client_queue: usize,
+    /// HTTPS (and wss://) with this certificate and key; `None`: plain HTTP.
+    pub tls: Option<WebTls>,
+}
+
+/// The server's certificate chain and private key, PEM files (read when the server starts).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebTls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// Where the tokens are kept when no configuration file is in use.
@@ -87,11 +98,39 @@ pub fn validate_web(raw: &RawWeb) -> Result<WebConfig, FieldError> {
             "must name a file (or be left out)",
         ));
     }
+    for (key, path) in [
+        ("web.tls_cert", &raw.tls_cert),
+        ("web.tls_key", &raw.tls_key),
+    ] {
+        if path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+            return Err(FieldError::new(key, "must name a file (or be left out)"));
+        }
+    }
+    let tls = match (&raw.tls_cert, &raw.tls_key) {
+        (Some(cert), Some(key)) => Some(WebTls {
+            cert: cert.clone(),
+            key: key.clone(),
+        }),
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(FieldError::new(
+                "web.tls_key",
+                "is required with tls_cert (tls_cert and tls_key go together)",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(FieldError::new(
+                "web.tls_cert",
+                "is required with tls_key (tls_cert and tls_key go together)",
+            ))
+        }
+    };
     Ok(WebConfig {
         enabled: raw.enabled.unwrap_or(true),
         listen,
         tokens_file: raw.tokens_file.clone(),
         max_frame_bytes: max_frame_kib as usize * 1024,
         client_queue: client_queue as usize,
+        tls,
     })
 }

@@ -233,8 +233,9 @@ impl Daemon {
         Ok(exit)
     }
 
-    /// Starts the dashboard's server (`[web]`); an address that cannot be bound is reported and
-    /// the instrument goes on measuring without it.
+    /// Starts the dashboard's server (`[web]`); an address that cannot be bound, or a TLS
+    /// certificate or key that cannot be used, is reported and the instrument goes on measuring
+    /// without it.
     async fn start_web(&mut self) {
         let web = &self.config.web;
         if !web.enabled {
@@ -259,10 +260,24 @@ impl Daemon {
                 geometry: self.inst.geometry.clone(),
             })),
         };
-        match crate::web::server::spawn(web.listen, state).await {
+        let served = match &web.tls {
+            None => crate::web::server::spawn(web.listen, state).await,
+            Some(tls) => match crate::web::server::tls_config(&tls.cert, &tls.key) {
+                Ok(config) => crate::web::server::spawn_tls(web.listen, state, config).await,
+                Err(e) => {
+                    tracing::error!(
+                        "dashboard: TLS: {e} (web.tls_cert, web.tls_key); measuring goes on \
+                         without it"
+                    );
+                    return;
+                }
+            },
+        };
+        match served {
             Ok(addr) => {
+                let scheme = if web.tls.is_some() { "https" } else { "http" };
                 tracing::info!(
-                    "dashboard on http://{addr}/ (tokens in {})",
+                    "dashboard on {scheme}://{addr}/ (tokens in {})",
                     tokens.display()
                 );
                 self.web = Some(hub);

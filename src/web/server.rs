@@ -14,6 +14,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use tokio_rustls::rustls;
 
 use super::auth::{AuthError, Holder, Tokens};
 use super::hub::Hub;
@@ -58,6 +59,166 @@ pub async fn spawn(addr: SocketAddr, state: AppState) -> std::io::Result<SocketA
         }
     });
     Ok(local)
+}
+
+/// Why the dashboard's certificate or key cannot be used; the message names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {what}")]
+    Invalid { path: PathBuf, what: String },
+}
+
+/// The server side of TLS from PEM files: `cert`, the certificate then any intermediates, and
+/// `key`, its private key (PKCS#8, PKCS#1 or SEC1).
+pub fn tls_config(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).map_err(|source| TlsError::Read {
+            path: path.to_path_buf(),
+            source,
+        })
+    };
+    let invalid = |path: &std::path::Path, what: String| TlsError::Invalid {
+        path: path.to_path_buf(),
+        what,
+    };
+    let pem = read(cert)?;
+    let certs = rustls_pemfile::certs(&mut pem.as_slice())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| invalid(cert, format!("not a PEM certificate file: {e}")))?;
+    if certs.is_empty() {
+        return Err(invalid(cert, "holds no certificate (PEM)".into()));
+    }
+    let pem = read(key)?;
+    let private = rustls_pemfile::private_key(&mut pem.as_slice())
+        .map_err(|e| invalid(key, format!("not a PEM key file: {e}")))?
+        .ok_or_else(|| invalid(key, "holds no private key (PEM)".into()))?;
+    check_key_pair(cert, &certs[0], key, &private)?;
+    let mut config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(certs, private)
+        .map_err(|e| invalid(key, format!("cannot be used with {}: {e}", cert.display())))?;
+    // HTTP/1.1 only: the WebSocket upgrade needs it.
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// Checks that `private` (from `key`) is the key of `leaf` (the first certificate of `cert`):
+/// a signature made with it verifies with the certificate's public key. rustls takes a pair that
+/// does not match, and every handshake would then fail.
+fn check_key_pair(
+    cert: &std::path::Path,
+    leaf: &rustls::pki_types::CertificateDer<'_>,
+    key: &std::path::Path,
+    private: &rustls::pki_types::PrivateKeyDer<'_>,
+) -> Result<(), TlsError> {
+    let invalid = |path: &std::path::Path, what: String| TlsError::Invalid {
+        path: path.to_path_buf(),
+        what,
+    };
+    let leaf = webpki::EndEntityCert::try_from(leaf)
+        .map_err(|e| invalid(cert, format!("not a usable certificate: {e:?}")))?;
+    let provider = rustls::crypto::ring::default_provider();
+    let signing = provider
+        .key_provider
+        .load_private_key(private.clone_key())
+        .map_err(|e| invalid(key, format!("not a usable private key: {e}")))?;
+    let mapping = provider.signature_verification_algorithms.mapping;
+    let offered: Vec<_> = mapping.iter().map(|(scheme, _)| *scheme).collect();
+    let signer = signing
+        .choose_scheme(&offered)
+        .ok_or_else(|| invalid(key, "a key of a kind TLS cannot use".into()))?;
+    const MESSAGE: &[u8] = b"ohmpi dashboard key check";
+    let signature = signer
+        .sign(MESSAGE)
+        .map_err(|e| invalid(key, format!("cannot sign with it: {e}")))?;
+    let matches = mapping
+        .iter()
+        .filter(|(scheme, _)| *scheme == signer.scheme())
+        .flat_map(|(_, algs)| algs.iter())
+        .any(|alg| leaf.verify_signature(*alg, MESSAGE, &signature).is_ok());
+    if matches {
+        Ok(())
+    } else {
+        Err(invalid(
+            key,
+            format!("is not the key of the certificate in {}", cert.display()),
+        ))
+    }
+}
+
+/// As [`spawn`], over TLS with `tls`: every connection is a TLS handshake, then HTTP/1.1 (with
+/// WebSocket upgrades). A failed handshake ends that connection only.
+pub async fn spawn_tls(
+    addr: SocketAddr,
+    state: AppState,
+    tls: Arc<rustls::ServerConfig>,
+) -> std::io::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    let app = router(state);
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    tokio::spawn(async move {
+        loop {
+            let (tcp, peer) = match listener.accept().await {
+                Ok(c) => c,
+                Err(e) => {
+                    // As axum::serve: per-connection errors are passed over, others (too many
+                    // open files, ...) are waited out.
+                    tracing::debug!("dashboard: accept: {e}");
+                    if !is_connection_error(&e) {
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                    continue;
+                }
+            };
+            let acceptor = acceptor.clone();
+            let app = app.clone();
+            tokio::spawn(async move {
+                let handshake =
+                    tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await;
+                let stream = match handshake {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        tracing::debug!("dashboard: TLS handshake with {peer} failed: {e}");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!("dashboard: TLS handshake with {peer} timed out");
+                        return;
+                    }
+                };
+                let service = hyper_util::service::TowerToHyperService::new(app);
+                let served = hyper::server::conn::http1::Builder::new()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .with_upgrades()
+                    .await;
+                if let Err(e) = served {
+                    tracing::debug!("dashboard: connection from {peer}: {e}");
+                }
+            });
+        }
+    });
+    Ok(local)
+}
+
+/// A client that opens a connection and says nothing is let go after this.
+const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+fn is_connection_error(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        e.kind(),
+        ConnectionRefused | ConnectionAborted | ConnectionReset
+    )
 }
 
 struct Asset {
@@ -260,4 +421,38 @@ fn export(path: &std::path::Path, pygimli: bool, geometry: &Geometry) -> Result<
     }
     .map_err(|e| e.to_string())?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_errors_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = dir.path().join("cert.pem");
+        let key = dir.path().join("key.pem");
+        let e = tls_config(&cert, &key).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!("cannot read {}", cert.display())),
+            "{e}"
+        );
+        std::fs::write(&cert, "no PEM here\n").unwrap();
+        let e = tls_config(&cert, &key).unwrap_err().to_string();
+        assert_eq!(e, format!("{}: holds no certificate (PEM)", cert.display()));
+        // A certificate, whatever its contents: the key is read next.
+        std::fs::write(
+            &cert,
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let e = tls_config(&cert, &key).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!("cannot read {}", key.display())),
+            "{e}"
+        );
+        std::fs::write(&key, "").unwrap();
+        let e = tls_config(&cert, &key).unwrap_err().to_string();
+        assert_eq!(e, format!("{}: holds no private key (PEM)", key.display()));
+    }
 }
