@@ -190,8 +190,8 @@ async fn client(
 /// One survey's figures.
 struct Run {
     clients: usize,
-    /// seq → (record time, MQTT arrival, dropped_samples), from the MQTT subscriber.
-    mqtt: BTreeMap<u64, (f64, f64, u64)>,
+    /// seq → (record time, MQTT arrival, dropped_samples, samples), from the MQTT subscriber.
+    mqtt: BTreeMap<u64, (f64, f64, u64, u64)>,
     seen: Vec<Seen>,
     wall: f64,
     cpu_pct: f64,
@@ -293,6 +293,7 @@ fn survey(rt: &tokio::runtime::Runtime, clients: usize) -> Run {
                 epoch(j["time"].as_str().unwrap()),
                 m.at,
                 j["dropped_samples"].as_u64().unwrap_or(0),
+                j["samples"].as_u64().unwrap_or(0),
             ),
         );
     }
@@ -319,13 +320,26 @@ fn dropped_in_records(r: &Run) -> u64 {
     r.mqtt.values().map(|v| v.2).sum()
 }
 
+fn samples_in_records(r: &Run) -> u64 {
+    r.mqtt.values().map(|v| v.3).sum()
+}
+
+/// seq → the next record's start time: when the record was complete.
+fn completions(r: &Run) -> BTreeMap<u64, f64> {
+    let seqs: Vec<u64> = r.mqtt.keys().copied().collect();
+    seqs.windows(2).map(|w| (w[0], r.mqtt[&w[1]].0)).collect()
+}
+
+/// Record complete → MQTT subscriber [ms].
+fn mqtt_latency(r: &Run) -> Vec<f64> {
+    completions(r)
+        .iter()
+        .map(|(seq, c)| (r.mqtt[seq].1 - c) * 1e3)
+        .collect()
+}
+
 fn report(without: &Run, with: &Run) {
-    let seqs: Vec<u64> = with.mqtt.keys().copied().collect();
-    // seq → the next record's start time: when the record was complete.
-    let complete: BTreeMap<u64, f64> = seqs
-        .windows(2)
-        .map(|w| (w[0], with.mqtt[&w[1]].0))
-        .collect();
+    let complete = completions(with);
     let mut vs_mqtt = Vec::new();
     let mut vs_complete = Vec::new();
     let mut vs_time = Vec::new();
@@ -338,7 +352,7 @@ fn report(without: &Run, with: &Run) {
         let distinct: BTreeSet<u64> = s.records.iter().map(|r| r.0).collect();
         per_client.push(distinct.len());
         for (seq, at) in &s.records {
-            if let Some((time, mqtt_at, _)) = with.mqtt.get(seq) {
+            if let Some((time, mqtt_at, ..)) = with.mqtt.get(seq) {
                 vs_mqtt.push((at - mqtt_at) * 1e3);
                 vs_time.push((at - time) * 1e3);
             }
@@ -347,10 +361,8 @@ fn report(without: &Run, with: &Run) {
             }
         }
     }
-    let mut mqtt_vs_complete: Vec<f64> = complete
-        .iter()
-        .map(|(seq, c)| (with.mqtt[seq].1 - c) * 1e3)
-        .collect();
+    let mut mqtt_vs_complete = mqtt_latency(with);
+    let mut mqtt_alone = mqtt_latency(without);
     let skipped: u64 = with.seen.iter().map(|s| s.skipped).sum();
     let skipped_frames: u64 = with.seen.iter().map(|s| s.skipped_frames).sum();
     let skipping = with.seen.iter().filter(|s| s.skipped > 0).count();
@@ -383,6 +395,12 @@ fn report(without: &Run, with: &Run) {
         percentile(&mut mqtt_vs_complete, 0.99)
     );
     println!(
+        "| record complete -> MQTT subscriber, survey without WS clients ({} records) | {:.1} ms | {:.1} ms |",
+        mqtt_alone.len(),
+        percentile(&mut mqtt_alone.clone(), 0.5),
+        percentile(&mut mqtt_alone, 0.99)
+    );
+    println!(
         "| record's `time` (its start) -> WS client | {:.1} ms | {:.1} ms |",
         percentile(&mut vs_time.clone(), 0.5),
         percentile(&mut vs_time, 0.99)
@@ -411,12 +429,20 @@ fn report(without: &Run, with: &Run) {
         with.wall,
         with.wall / without.wall
     );
+    let (d0, d1) = (dropped_in_records(without), dropped_in_records(with));
+    let (s0, s1) = (samples_in_records(without), samples_in_records(with));
+    let pct = |d: u64, s: u64| 100.0 * d as f64 / (d + s).max(1) as f64;
     println!(
-        "| dropped samples (records' sum / soh increase) | {} / {} | {} / {} | |",
-        dropped_in_records(without),
+        "| dropped samples: records' sum / soh increase (% of samples due) | {d0} / {} ({:.1} %) | {d1} / {} ({:.1} %) | {:.2} |",
         without.soh_dropped,
-        dropped_in_records(with),
-        with.soh_dropped
+        pct(d0, s0),
+        with.soh_dropped,
+        pct(d1, s1),
+        d1 as f64 / d0.max(1) as f64
+    );
+    println!(
+        "| samples kept (records' `samples`) | {s0} | {s1} | {:.3} |",
+        s1 as f64 / s0.max(1) as f64
     );
     println!(
         "| daemon CPU (utime + stime over the survey) | {:.1} % | {:.1} % | {:.2} |",
