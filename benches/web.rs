@@ -92,11 +92,7 @@ fn operator_token(config: &Path) -> String {
         .args(["token", "add", "--role", "operator"])
         .output()
         .unwrap();
-    assert!(
-        o.status.success(),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let out = String::from_utf8(o.stdout).unwrap();
     out.lines().last().unwrap().trim().to_string()
 }
