@@ -20,6 +20,9 @@ use super::auth::{AuthError, Holder, Tokens};
 use super::hub::Hub;
 use crate::survey::Geometry;
 
+/// Read buffer of each WebSocket connection, bytes.
+const READ_BUFFER: usize = 4096;
+
 /// Where survey files are, and the electrodes' positions for exports.
 #[derive(Debug, Clone)]
 pub struct Files {
@@ -332,6 +335,9 @@ async fn ws(
     upgrade
         .max_message_size(cap)
         .max_frame_size(cap)
+        // Browsers send little: a small read buffer keeps each connection's memory small
+        // (the default is 128 KiB), which counts with many browsers on a Raspberry Pi.
+        .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| hub.serve_client(socket, holder.role))
 }
 
