@@ -90,6 +90,20 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// The dashboard for every instrument of a broker (on a server): finds the instruments from
+    /// their retained status and passes commands on to them.
+    Gateway {
+        /// The broker as HOST:PORT (default: [mqtt] host and port; credentials and TLS are
+        /// always [mqtt]'s).
+        #[arg(long, value_name = "HOST:PORT")]
+        broker: Option<String>,
+        /// Address and port to serve on (default: [web] listen).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+        /// Instruments are found as <root>/<id>/status.
+        #[arg(long, default_value = "ohmpi", value_name = "ROOT")]
+        prefix_root: String,
+    },
     /// List the hardware presets (hardware.system): name, electrodes, description.
     Presets,
     /// The dashboard's access tokens (in web.tokens_file).
@@ -165,7 +179,9 @@ fn init_logging(level: &str) {
 fn run(cli: Cli) -> Result<()> {
     let config = || Config::load(cli.config.as_deref(), &cli.set);
     match cli.command {
-        Cmd::Run | Cmd::Demo | Cmd::Doctor { .. } => unreachable!("handled in main"),
+        Cmd::Run | Cmd::Demo | Cmd::Doctor { .. } | Cmd::Gateway { .. } => {
+            unreachable!("handled in main")
+        }
         Cmd::Ctl {
             cmd,
             args,
@@ -270,6 +286,24 @@ fn main() -> ExitCode {
         return match Config::load(cli.config.as_deref(), &cli.set) {
             Ok(config) if demo => cli::demo::run(config, &cli.log_level).unwrap_or_else(report),
             Ok(config) => cli::daemon::run(config, &cli.log_level).unwrap_or_else(report),
+            Err(e) => report(e.into()),
+        };
+    }
+    if let Cmd::Gateway {
+        broker,
+        listen,
+        prefix_root,
+    } = cli.command
+    {
+        // A server: SIGPIPE stays ignored (a browser gone mid-write is not fatal).
+        init_logging(&cli.log_level);
+        let args = cli::gateway::Args {
+            broker,
+            listen,
+            prefix_root,
+        };
+        return match Config::load(cli.config.as_deref(), &cli.set) {
+            Ok(config) => cli::gateway::run(config, args).unwrap_or_else(report),
             Err(e) => report(e.into()),
         };
     }

@@ -1,5 +1,7 @@
 //! The dashboard end to end: a real Mosquitto, the real daemon with its web server, tokens made
-//! with `ohmpi token add`, and tests/browser/dashboard.mjs driving Debian's headless Chromium.
+//! with `ohmpi token add`, and tests/browser/dashboard.mjs driving Debian's headless Chromium;
+//! and `ohmpi gateway` in front of three daemons, its fleet list checked by
+//! tests/browser/gateway.mjs.
 //!
 //! Needs /usr/bin/chromium, node and tests/browser/node_modules; `.ci/run` installs them. When
 //! they are missing this test fails (it never passes without running the browser).
@@ -136,4 +138,75 @@ fn the_dashboard_in_a_real_browser() {
     for name in ["dashboard-desktop.png", "dashboard-phone.png"] {
         assert!(shots.join(name).exists(), "no screenshot {name}");
     }
+}
+
+#[test]
+fn the_gateway_fleet_in_a_real_browser() {
+    require_tools();
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(dir.path());
+    let ids = ["t1", "t2", "t3"];
+    let _daemons: Vec<Daemon> = ids
+        .iter()
+        .map(|id| {
+            let d = dir.path().join(id);
+            std::fs::create_dir(&d).unwrap();
+            Daemon::start_as(&d, broker.port, id, "", "enabled = false\n")
+        })
+        .collect();
+    let web_port = free_port();
+    let config = dir.path().join("gateway.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[mqtt]\nport = {}\n[web]\nlisten = \"127.0.0.1:{web_port}\"\n",
+            broker.port
+        ),
+    )
+    .unwrap();
+    let operator = add_token(&config, "operator");
+    let log_path = dir.path().join("gateway.log");
+    let mut gateway = Command::new(env!("CARGO_BIN_EXE_ohmpi"))
+        .arg("--config")
+        .arg(&config)
+        .arg("gateway")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let gateway_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", web_port)).is_err() {
+        if Instant::now() > deadline {
+            let _ = gateway.kill();
+            panic!(
+                "the gateway does not listen on {web_port}\n{}",
+                gateway_log()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let shots = repo().join("target/screenshots");
+    let out = Command::new("node")
+        .arg("gateway.mjs")
+        .current_dir(repo().join("tests/browser"))
+        .env("GATEWAY_URL", format!("http://127.0.0.1:{web_port}/"))
+        .env("OPERATOR_TOKEN", &operator)
+        .env("INSTRUMENTS", ids.join(","))
+        .env("SCREENSHOT_DIR", &shots)
+        .output()
+        .unwrap();
+    let _ = gateway.kill();
+    let _ = gateway.wait();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the browser test failed ({}):\n{stdout}\n{stderr}\n--- gateway log ---\n{}",
+        out.status,
+        gateway_log()
+    );
+    println!("{stdout}");
+    assert!(shots.join("gateway-fleet.png").exists());
 }

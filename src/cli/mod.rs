@@ -5,6 +5,7 @@ pub mod daemon;
 pub mod demo;
 pub mod doctor;
 pub mod export;
+pub mod gateway;
 pub mod measure;
 pub mod progress;
 pub mod sequence;

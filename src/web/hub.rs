@@ -109,6 +109,8 @@ struct Inner {
     instruments: Mutex<Vec<InstrumentInfo>>,
     commands: mpsc::Sender<Inbound>,
     next_client: AtomicU64,
+    /// Browser ids are this followed by a number (`ws-7`, or `ws-3f9a-7` for a gateway).
+    client_prefix: String,
 }
 
 fn quoted(s: &str) -> String {
@@ -118,7 +120,24 @@ fn quoted(s: &str) -> String {
 impl Hub {
     /// A hub handing browsers' commands to `commands`.
     pub fn new(mode: Mode, limits: HubLimits, commands: mpsc::Sender<Inbound>) -> Hub {
+        Hub::with_client_tag(mode, limits, commands, "")
+    }
+
+    /// The same with browser ids `ws-<tag>-<n>` (`ws-<n>` for an empty tag). A gateway tags its
+    /// browsers so that their ids, which become `reply_to` on the broker, are not those of the
+    /// browsers of a daemon's own dashboard, or of another gateway, on the same broker.
+    pub fn with_client_tag(
+        mode: Mode,
+        limits: HubLimits,
+        commands: mpsc::Sender<Inbound>,
+        tag: &str,
+    ) -> Hub {
         let (tx, _) = broadcast::channel(limits.queue.max(1));
+        let client_prefix = if tag.is_empty() {
+            CLIENT_PREFIX.to_string()
+        } else {
+            format!("{CLIENT_PREFIX}{tag}-")
+        };
         Hub(Arc::new(Inner {
             mode,
             limits,
@@ -127,6 +146,7 @@ impl Hub {
             instruments: Mutex::new(Vec::new()),
             commands,
             next_client: AtomicU64::new(1),
+            client_prefix,
         }))
     }
 
@@ -138,15 +158,37 @@ impl Hub {
         self.0.limits
     }
 
-    /// Makes `id` (topic prefix `prefix`) known to browsers.
-    pub fn add_instrument(&self, id: &str, prefix: &str) {
+    /// Makes `id` (topic prefix `prefix`) known to browsers: listed in the `hello` of those
+    /// that connect from now on, and announced to those connected with
+    /// `{"type": "instrument", "id", "prefix"}`. `false` if it was known already.
+    pub fn add_instrument(&self, id: &str, prefix: &str) -> bool {
         let mut list = self.0.instruments.lock().unwrap_or_else(|p| p.into_inner());
-        if !list.iter().any(|i| i.id == id) {
-            list.push(InstrumentInfo {
-                id: id.into(),
-                prefix: prefix.into(),
-            });
+        if list.iter().any(|i| i.id == id) {
+            return false;
         }
+        list.push(InstrumentInfo {
+            id: id.into(),
+            prefix: prefix.into(),
+        });
+        // Under the lock: a browser connecting now has it either in its hello or from here.
+        if self.clients() > 0 {
+            let text = json!({"type": "instrument", "id": id, "prefix": prefix}).to_string();
+            let _ = self.0.tx.send(Arc::new(Frame {
+                for_client: None,
+                text: text.into(),
+            }));
+        }
+        true
+    }
+
+    /// Whether `id` is known.
+    pub fn has_instrument(&self, id: &str) -> bool {
+        self.0
+            .instruments
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .any(|i| i.id == id)
     }
 
     pub fn instruments(&self) -> Vec<InstrumentInfo> {
@@ -165,7 +207,7 @@ impl Hub {
     /// What `instrument` published on `<prefix>/<topic>`; `payload` is its JSON. Never waits.
     pub fn publish(&self, instrument: &str, topic: &str, payload: &str) {
         if let Some(client) = topic.strip_prefix(RESPONSE_TOPIC) {
-            if !client.starts_with(CLIENT_PREFIX) || self.clients() == 0 {
+            if !client.starts_with(self.0.client_prefix.as_str()) || self.clients() == 0 {
                 return;
             }
             let text = format!(
@@ -346,7 +388,7 @@ impl Hub {
     /// Serves one browser with `role` until it leaves, stops reading, or the hub closes.
     pub async fn serve_client(self, mut socket: WebSocket, role: Role) {
         let n = self.0.next_client.fetch_add(1, Ordering::Relaxed);
-        let client = format!("{CLIENT_PREFIX}{n}");
+        let client = format!("{}{n}", self.0.client_prefix);
         // Subscribed before hello: nothing published from now on is missed.
         let mut rx = self.0.tx.subscribe();
         tracing::info!(client = %client, role = %role, "dashboard connected");
@@ -494,5 +536,35 @@ mod tests {
         assert_eq!(v["payload"]["seq"], 1);
         assert!(sub.try_recv().is_err());
         assert_eq!(hub.0.cache.lock().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn new_instruments_are_announced_and_gateway_ids_are_tagged() {
+        let (tx, _rx) = mpsc::channel(4);
+        let limits = HubLimits {
+            queue: 16,
+            max_frame: 1024,
+        };
+        let hub = Hub::with_client_tag(Mode::Gateway, limits, tx, "ab12");
+        assert!(hub.add_instrument("a", "ohmpi/a"));
+        let mut sub = hub.0.tx.subscribe();
+        assert!(!hub.add_instrument("a", "ohmpi/a"));
+        assert!(hub.add_instrument("b", "ohmpi/b"));
+        let f = sub.try_recv().expect("announced");
+        let v: Value = serde_json::from_str(&f.text).expect("JSON");
+        assert_eq!(
+            v,
+            json!({"type": "instrument", "id": "b", "prefix": "ohmpi/b"})
+        );
+        assert!(
+            sub.try_recv().is_err(),
+            "a known one is not announced again"
+        );
+        // Replies for a daemon's own browsers (`ws-3`) are not this gateway's.
+        hub.publish("a", "control/response/ws-3", r#"{"cmd_id":"x"}"#);
+        assert!(sub.try_recv().is_err());
+        hub.publish("a", "control/response/ws-ab12-3", r#"{"cmd_id":"y"}"#);
+        let f = sub.try_recv().expect("reply");
+        assert_eq!(f.for_client.as_deref(), Some("ws-ab12-3"));
     }
 }

@@ -2,6 +2,7 @@
 //! (docs/web.md), with token-based access control.
 
 pub mod auth;
+pub mod gateway;
 pub mod hub;
 pub mod server;
 

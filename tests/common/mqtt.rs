@@ -111,11 +111,16 @@ impl Daemon {
 
     /// The same with `web` as the `[web]` section.
     pub fn start_with_web(dir: &Path, port: u16, extra: &str, web: &str) -> Daemon {
+        Daemon::start_as(dir, port, "t1", extra, web)
+    }
+
+    /// The same for instrument `id` (topics `ohmpi/<id>/...`).
+    pub fn start_as(dir: &Path, port: u16, id: &str, extra: &str, web: &str) -> Daemon {
         let config = dir.join("ohmpi.toml");
         std::fs::write(
             &config,
             format!(
-                "[instrument]\nid = \"t1\"\ndata_dir = \"{}\"\n\
+                "[instrument]\nid = \"{id}\"\ndata_dir = \"{}\"\n\
                  [hardware]\nsystem = \"mb_2024_1_X__4_mux_2024_batt\"\n\
                  [acquisition]\ninjection_duration = 0.05\nrt_priority = 0\n\
                  [sim]\nnoise = false\n\

@@ -225,6 +225,9 @@ function onServerMessage(msg) {
     case 'reply':
       onReply(msg.instrument, msg.payload || {});
       break;
+    case 'instrument':
+      onNewInstrument(msg);
+      break;
     case 'skipped':
       addLog({ level: 'WARN', message: `${msg.count} messages were skipped (this browser fell behind)` });
       break;
@@ -257,6 +260,14 @@ function onHello(h) {
     const id = app.instruments[0] ? app.instruments[0].id : null;
     openInstrument(id);
   }
+}
+
+// Gateway mode: an instrument found after hello.
+function onNewInstrument(i) {
+  if (i.id == null) return;
+  if (!app.instruments.some((x) => x.id === i.id)) app.instruments.push({ id: i.id, prefix: i.prefix });
+  if (!app.fleet.has(i.id)) app.fleet.set(i.id, { status: null, soh: null });
+  if (app.mode === 'gateway') renderFleet();
 }
 
 function onInstrumentMessage(id, topic, payload) {
