@@ -69,7 +69,8 @@ impl NodeRed {
             .unwrap_or_else(|e| panic!("{}: not a flow export ({e})", source.display()));
         fs::write(user_dir.join("flows.json"), &text).unwrap();
         let port = free_port();
-        // Admin API on loopback only (for POST /inject/<id>), no editor, no credentials file
+        // Admin API and the flows' HTTP endpoints on loopback only (POST /inject/<id>, the chart
+        // page), no editor, no credentials file
         // encryption prompt, nothing fetched from outside.
         let settings = user_dir.join("settings.js");
         fs::write(
@@ -81,7 +82,7 @@ impl NodeRed {
                  flowFile: \"flows.json\",\n\
                  credentialSecret: false,\n\
                  httpAdminRoot: \"/\",\n\
-                 httpNodeRoot: false,\n\
+                 httpNodeRoot: \"/\",\n\
                  disableEditor: true,\n\
                  telemetry: {{ enabled: false }},\n\
                  externalModules: {{ autoInstall: false, palette: {{ allowInstall: false }}, \
@@ -187,6 +188,28 @@ impl NodeRed {
             "inject {name:?} ({id}): {reply}\n{}",
             self.log()
         );
+    }
+}
+
+impl NodeRed {
+    /// GET `path` from the flows' HTTP endpoints: (status line, body).
+    fn get(&self, path: &str) -> (String, String) {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        s.set_read_timeout(Some(SECS(10))).unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n",
+            self.port
+        )
+        .unwrap();
+        let mut reply = String::new();
+        let _ = s.read_to_string(&mut reply);
+        let status = reply.lines().next().unwrap_or_default().to_string();
+        let body = reply
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b)
+            .unwrap_or_default();
+        (status, body.to_string())
     }
 }
 
@@ -318,6 +341,21 @@ fn the_native_flow_starts_a_survey_and_writes_every_record() {
         assert!(r["survey"].is_string() && r["time"].is_string(), "{r}");
         assert_eq!(r["n_stacks"], 2, "the Start button's kwargs: {r}");
     }
+
+    // The live chart page draws one point per record of the instrument.
+    let (status, page) = nr.get("/ohmpi/chart");
+    assert!(status.contains("200"), "{status}\n{page}");
+    let needle = "data-series=\"t1 rhoa [Ohm.m]\" data-points=\"";
+    let at = page
+        .find(needle)
+        .unwrap_or_else(|| panic!("no rhoa line for t1 on the chart page:\n{page}"));
+    let drawn: usize = page[at + needle.len()..]
+        .split('"')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert_eq!(drawn, records.len(), "points drawn vs records written");
+    assert!(page.contains("<polyline"), "{page}");
 }
 
 #[test]
