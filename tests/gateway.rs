@@ -10,25 +10,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::mqtt::{free_port, Broker, Daemon};
+use common::ws::{add_token, connect, reply_frame as reply, send, wait};
 use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::{self, stream::MaybeTlsStream, Message};
 
 const SECS: fn(u64) -> Duration = Duration::from_secs;
-
-type Ws = tungstenite::WebSocket<MaybeTlsStream<TcpStream>>;
-
-/// A new token with `role` in the tokens file beside `config`.
-fn add_token(config: &Path, role: &str) -> String {
-    let o = Command::new(env!("CARGO_BIN_EXE_ohmpi"))
-        .arg("--config")
-        .arg(config)
-        .args(["token", "add", "--role", role])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let out = String::from_utf8(o.stdout).unwrap();
-    out.lines().last().unwrap().trim().to_string()
-}
 
 /// The gateway binary, killed on drop.
 struct Gateway {
@@ -70,48 +55,6 @@ impl Drop for Gateway {
     }
 }
 
-fn connect(port: u16, token: &str) -> Ws {
-    let (ws, _) = tungstenite::connect(format!("ws://127.0.0.1:{port}/ws?token={token}")).unwrap();
-    if let MaybeTlsStream::Plain(s) = ws.get_ref() {
-        s.set_read_timeout(Some(Duration::from_millis(200)))
-            .unwrap();
-    }
-    ws
-}
-
-/// Waits (bounded) for a frame matching `f`; every frame before it is passed to `f` too.
-fn wait(ws: &mut Ws, what: &str, timeout: Duration, mut f: impl FnMut(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + timeout;
-    loop {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        match ws.read() {
-            Ok(Message::Text(t)) => {
-                let v: Value = serde_json::from_str(&t).unwrap();
-                if f(&v) {
-                    return v;
-                }
-            }
-            Ok(_) => {}
-            Err(tungstenite::Error::Io(e))
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(e) => panic!("waiting for {what}: {e}"),
-        }
-    }
-}
-
-fn send(ws: &mut Ws, body: Value) {
-    ws.send(Message::Text(body.to_string().into())).unwrap();
-}
-
-fn reply(ws: &mut Ws, cmd_id: &str, status: &str) -> Value {
-    wait(ws, &format!("{cmd_id} {status}"), SECS(30), |v| {
-        v["type"] == "reply" && v["payload"]["cmd_id"] == cmd_id && v["payload"]["status"] == status
-    })
-}
-
 #[test]
 fn the_gateway_serves_every_instrument_of_the_broker() {
     let dir = tempfile::tempdir().unwrap();
@@ -133,8 +76,8 @@ fn the_gateway_serves_every_instrument_of_the_broker() {
         "[instrument]\nid = \"gw\"\n[mqtt]\nport = 9\n[web]\nlisten = \"127.0.0.1:9\"\n",
     )
     .unwrap();
-    let operator = add_token(&config, "operator");
-    let viewer = add_token(&config, "viewer");
+    let operator = add_token(&config, "operator", &[]);
+    let viewer = add_token(&config, "viewer", &[]);
     let port = free_port();
     let gw = Gateway::start(&config, broker.port, port);
 

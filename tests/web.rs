@@ -6,44 +6,14 @@ mod common;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::mqtt::{free_port, Broker, Daemon};
+use common::ws::{add_token, connect, reply_frame, send, token_cmd, wait, Ws};
 use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::{self, stream::MaybeTlsStream, Message};
+use tokio_tungstenite::tungstenite::Message;
 
 const SECS: fn(u64) -> Duration = Duration::from_secs;
-
-type Ws = tungstenite::WebSocket<MaybeTlsStream<TcpStream>>;
-
-/// `ohmpi token ...` with the test's configuration.
-fn token_cmd(config: &Path, args: &[&str]) -> std::process::Output {
-    let o = Command::new(env!("CARGO_BIN_EXE_ohmpi"))
-        .arg("--config")
-        .arg(config)
-        .arg("token")
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "ohmpi token {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o
-}
-
-/// A new token with `role` (the last line `ohmpi token add` prints).
-fn add_token(config: &Path, role: &str, more: &[&str]) -> String {
-    let mut args = vec!["add", "--role", role];
-    args.extend_from_slice(more);
-    let o = token_cmd(config, &args);
-    let out = String::from_utf8(o.stdout).unwrap();
-    let last = out.lines().last().unwrap().trim().to_string();
-    assert!(last.starts_with("ohmpi_"), "{out}");
-    last
-}
 
 /// A daemon with its dashboard on a free port; returns it and the port.
 fn start(dir: &Path, web: &str) -> (Broker, Daemon, u16) {
@@ -121,47 +91,8 @@ fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> Resp {
     }
 }
 
-fn connect(port: u16, token: &str) -> Ws {
-    let (ws, _) = tungstenite::connect(format!("ws://127.0.0.1:{port}/ws?token={token}")).unwrap();
-    if let MaybeTlsStream::Plain(s) = ws.get_ref() {
-        s.set_read_timeout(Some(Duration::from_millis(200)))
-            .unwrap();
-    }
-    ws
-}
-
-/// Waits (bounded) for a frame matching `f`; frames before it are passed to `seen`.
-fn wait(ws: &mut Ws, what: &str, timeout: Duration, mut f: impl FnMut(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + timeout;
-    loop {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        match ws.read() {
-            Ok(Message::Text(t)) => {
-                let v: Value = serde_json::from_str(&t).unwrap();
-                if f(&v) {
-                    return v;
-                }
-            }
-            Ok(_) => {}
-            Err(tungstenite::Error::Io(e))
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(e) => panic!("waiting for {what}: {e}"),
-        }
-    }
-}
-
-fn send(ws: &mut Ws, body: Value) {
-    ws.send(Message::Text(body.to_string().into())).unwrap();
-}
-
 fn reply(ws: &mut Ws, cmd_id: &str, status: &str) -> Value {
-    wait(ws, &format!("{cmd_id} {status}"), SECS(30), |v| {
-        v["type"] == "reply" && v["payload"]["cmd_id"] == cmd_id && v["payload"]["status"] == status
-    })["payload"]
-        .clone()
+    reply_frame(ws, cmd_id, status)["payload"].clone()
 }
 
 fn refused(port: u16, token: Option<&str>) -> String {

@@ -11,6 +11,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::certs::{make_certificates, run};
 use common::mqtt::{free_port, Broker, Client_, Daemon};
 use serde_json::Value;
 use tokio_rustls::rustls;
@@ -19,80 +20,6 @@ use tokio_tungstenite::tungstenite::{self, Message};
 const SECS: fn(u64) -> Duration = Duration::from_secs;
 
 type Tls = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
-
-fn run(dir: &Path, program: &str, args: &[&str]) {
-    let out = Command::new(program)
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{program} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A CA (ca.pem) and a certificate it signs for 127.0.0.1 (server.pem, server.key) in `d`.
-fn make_certificates(d: &Path) {
-    run(
-        d,
-        "openssl",
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=ohmpi test CA",
-        ],
-    );
-    run(
-        d,
-        "openssl",
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=127.0.0.1",
-        ],
-    );
-    std::fs::write(d.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
-    run(
-        d,
-        "openssl",
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "san.ext",
-        ],
-    );
-}
 
 /// A TLS connection to 127.0.0.1:`port` that trusts the CA in `ca` only.
 fn tls_connect(ca: &Path, port: u16) -> Tls {

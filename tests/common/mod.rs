@@ -2,7 +2,9 @@
 //! daemon and an MQTT client for the messaging tests.
 #![allow(dead_code)]
 
+pub mod certs;
 pub mod mqtt;
+pub mod ws;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
