@@ -3,6 +3,7 @@
 pub mod mb2023;
 pub mod mb2024;
 pub mod mux;
+pub mod power;
 pub mod system;
 
 use crate::drivers::{ads1115, mcp23008};

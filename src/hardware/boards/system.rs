@@ -12,26 +12,18 @@
 //! changes only through Off; every relay is opened at start, on [`Frontend::reset`] and when the
 //! system is dropped (normal exit, error or panic).
 
-use std::time::Duration;
-
 use embedded_hal::i2c::I2c;
 
 use super::mb2023::{self, Mb2023, Mb2023Addresses};
 use super::mb2024::{self, Dg411Gain, Mb2024, Mb2024Addresses};
 use super::mux::{MuxBank, MuxError};
-use crate::drivers::dph5005::{self, Dph5005, Settings};
+pub use super::power::{supply_settings, NoSerial, PowerUnit, LIMIT_TOLERANCE, SUPPLY_TIMEOUT};
 use crate::drivers::modbus::Serial;
 use crate::hardware::frontend::{
     Frontend, FrontendError, FrontendInfo, Health, Polarity, RawSample, Supply,
 };
-use crate::hardware::preset::{BoardModel, PowerModel, Preset};
+use crate::hardware::preset::{BoardModel, Preset};
 use crate::survey::{Electrode, Quadrupole};
-
-/// A reading may exceed the current or power limit by this factor (the supply's own current
-/// limit regulates at the limit; this is the backstop) before the injection is cut.
-pub const LIMIT_TOLERANCE: f64 = 1.2;
-/// Each Modbus request to the supply waits this long for a reply (per try).
-pub const SUPPLY_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The measurement board of a system.
 #[derive(Debug)]
@@ -39,36 +31,6 @@ pub enum Board<I2C> {
     Mb2023(Mb2023<I2C>),
     /// mb_2024_1_X, or mb_2024_0_2 (no discharge relay).
     Mb2024(Mb2024<I2C>),
-}
-
-/// What powers the injection.
-pub enum PowerUnit<S: Serial> {
-    /// A battery wired to the board: nothing to command.
-    Battery { voltage_v: f64 },
-    /// A DPH5005 fed through the board's power relays.
-    Dph5005 {
-        supply: Dph5005<S>,
-        settings: Settings,
-        /// Settings loaded since the last power-up (the supply answers).
-        ready: bool,
-        output_on: bool,
-    },
-}
-
-/// A serial port that does not exist: the transport type of battery-powered systems.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoSerial;
-
-impl Serial for NoSerial {
-    fn write_all(&mut self, _: &[u8]) -> std::io::Result<()> {
-        Err(std::io::Error::other("no serial port on this system"))
-    }
-    fn read_some(&mut self, _: &mut [u8], _: std::time::Instant) -> std::io::Result<usize> {
-        Err(std::io::Error::other("no serial port on this system"))
-    }
-    fn clear_input(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 /// The boards of one preset on real buses.
@@ -87,20 +49,6 @@ pub struct BoardSystem<B: I2c, M: I2c, S: Serial> {
     peaks: Option<(f64, f64)>,
     relays_closed: bool,
     bus_errors: u64,
-}
-
-/// Settings loaded into the supply at every power-up, from the system's limits: the current
-/// limit 20 % above the limit (OhmPi's tolerance), over-current protection 25 % above it,
-/// over-voltage 1 V above the largest Vab, over-power 20 % above the power limit.
-pub fn supply_settings(info: &FrontendInfo) -> Settings {
-    let l = &info.limits;
-    Settings {
-        preset_volts: l.vab_min_v.clamp(0.0, dph5005::MAX_VOLTS),
-        preset_amps: (l.iab_max_ma * LIMIT_TOLERANCE / 1000.0).min(dph5005::MAX_AMPS),
-        ovp_volts: (l.vab_max_v + 1.0).min(dph5005::MAX_VOLTS),
-        ocp_amps: (l.iab_max_ma * 1.25 / 1000.0).min(dph5005::MAX_AMPS),
-        opp_watts: (l.pab_max_w * LIMIT_TOLERANCE).min(dph5005::MAX_WATTS),
-    }
 }
 
 impl<B: I2c, M: I2c, S: Serial> BoardSystem<B, M, S> {
@@ -143,24 +91,7 @@ impl<B: I2c, M: I2c, S: Serial> BoardSystem<B, M, S> {
             }
         };
         let info = preset.info(false);
-        let power = match preset.power.model {
-            PowerModel::Battery => PowerUnit::Battery {
-                voltage_v: preset.power.voltage_v.unwrap_or(12.0),
-            },
-            PowerModel::Dph5005 => {
-                let serial = serial.ok_or(FrontendError::SupplyNotAnswering)?;
-                PowerUnit::Dph5005 {
-                    supply: Dph5005::new(
-                        serial,
-                        preset.power.modbus_slave.unwrap_or(1),
-                        SUPPLY_TIMEOUT,
-                    ),
-                    settings: supply_settings(&info),
-                    ready: false,
-                    output_on: false,
-                }
-            }
-        };
+        let power = PowerUnit::new(preset, &info, serial)?;
         let mut system = Self {
             preset: preset.clone(),
             info,
@@ -254,24 +185,6 @@ impl<B: I2c, M: I2c, S: Serial> BoardSystem<B, M, S> {
         let _ = self.board_polarity(Polarity::Off);
         FrontendError::Limit { what, value, limit }
     }
-
-    fn supply_error(&mut self, e: dph5005::Error) -> FrontendError {
-        match e {
-            dph5005::Error::OutOfRange {
-                field, value, max, ..
-            } => FrontendError::Limit {
-                what: field,
-                value,
-                limit: max,
-            },
-            _ => {
-                if let PowerUnit::Dph5005 { ready, .. } = &mut self.power {
-                    *ready = false;
-                }
-                FrontendError::SupplyNotAnswering
-            }
-        }
-    }
 }
 
 fn mux_error<E: core::fmt::Debug>(e: MuxError<E>) -> FrontendError {
@@ -357,7 +270,7 @@ where
 
     fn set_power(&mut self, on: bool) -> Result<(), FrontendError> {
         if !on {
-            self.supply_off();
+            self.power.off();
         }
         let r = match &mut self.board {
             // The battery feeds the mb_2023 directly: no power relays.
@@ -376,33 +289,7 @@ where
                 limit: limits.vab_max_v,
             });
         }
-        let result = match &mut self.power {
-            PowerUnit::Battery { voltage_v } => Ok(*voltage_v),
-            PowerUnit::Dph5005 {
-                supply,
-                settings,
-                ready,
-                output_on,
-            } => {
-                let mut step = || -> Result<f64, dph5005::Error> {
-                    if !*ready {
-                        // The presets and protections, then the running current limit (the M0
-                        // preset only applies when the supply starts from it).
-                        supply.apply_settings(settings)?;
-                        supply.set_current_limit(settings.preset_amps)?;
-                        *ready = true;
-                    }
-                    supply.set_voltage(volts)?;
-                    if !*output_on {
-                        supply.output(true)?;
-                        *output_on = true;
-                    }
-                    Ok((volts * 100.0).round() / 100.0)
-                };
-                step()
-            }
-        };
-        let v = result.map_err(|e| self.supply_error(e))?;
+        let v = self.power.set_vab(volts)?;
         if (v - self.vab_v).abs() > 1e-9 {
             self.peaks = None;
         }
@@ -470,16 +357,7 @@ where
 
     fn health(&mut self) -> Health {
         let injecting = self.board_is_injecting();
-        let (supply_v, battery_v) = match &mut self.power {
-            PowerUnit::Battery { voltage_v } => (None, Some(*voltage_v)),
-            // Only a supply that has answered since its power-up is asked (a powered-off one
-            // would make the engine wait for its time-outs).
-            PowerUnit::Dph5005 { supply, ready, .. } if *ready => (
-                supply.read_output_voltage().ok(),
-                supply.read_input_voltage().ok(),
-            ),
-            PowerUnit::Dph5005 { .. } => (None, None),
-        };
+        let (supply_v, battery_v) = self.power.voltages();
         Health {
             supply_v,
             battery_v,
@@ -496,7 +374,7 @@ impl<B: I2c, M: I2c, S: Serial> BoardSystem<B, M, S> {
         // Injection off, supply output off, every board output off, relays open; every step is
         // tried whatever the others do.
         let _ = self.board_polarity(Polarity::Off);
-        self.supply_off();
+        self.power.off();
         let board = match &mut self.board {
             Board::Mb2023(mb) => mb.reset().map_err(FrontendError::from),
             Board::Mb2024(mb) => mb.reset().map_err(FrontendError::from),
@@ -507,24 +385,6 @@ impl<B: I2c, M: I2c, S: Serial> BoardSystem<B, M, S> {
         self.relays_closed = false;
         self.peaks = None;
         board.and(mux)
-    }
-
-    /// Switches a supply that answers to output off (best effort: the power relays, opened
-    /// next, cut it whether or not it answers). Its settings are reloaded at the next power-up.
-    fn supply_off(&mut self) {
-        if let PowerUnit::Dph5005 {
-            supply,
-            ready,
-            output_on,
-            ..
-        } = &mut self.power
-        {
-            if *ready {
-                let _ = supply.output(false);
-            }
-            *ready = false;
-            *output_on = false;
-        }
     }
 
     fn board_is_injecting(&self) -> bool {
