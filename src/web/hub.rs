@@ -14,11 +14,10 @@
 //! dropped and slows nobody.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket};
 use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc};
 
@@ -384,80 +383,9 @@ impl Hub {
             ),
         }
     }
-
-    /// Serves one browser with `role` until it leaves, stops reading, or the hub closes.
-    pub async fn serve_client(self, mut socket: WebSocket, role: Role) {
-        let n = self.0.next_client.fetch_add(1, Ordering::Relaxed);
-        let client = format!("{}{n}", self.0.client_prefix);
-        // Subscribed before hello: nothing published from now on is missed.
-        let mut rx = self.0.tx.subscribe();
-        tracing::info!(client = %client, role = %role, "dashboard connected");
-        let mut first = vec![self.hello(&client, role)];
-        first.extend(
-            self.0
-                .cache
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .values()
-                .map(|f| f.text.to_string()),
-        );
-        for text in first {
-            if !send(&mut socket, text).await {
-                return;
-            }
-        }
-        let mut commands = 0u64;
-        let why = loop {
-            tokio::select! {
-                msg = socket.recv() => match msg {
-                    Some(Ok(Message::Text(t))) => {
-                        if let Some(reply) = self.on_frame(&client, role, t.as_bytes(), &mut commands) {
-                            if !send(&mut socket, reply).await {
-                                break "it does not read";
-                            }
-                        }
-                    }
-                    Some(Ok(Message::Binary(b))) => {
-                        if let Some(reply) = self.on_frame(&client, role, &b, &mut commands) {
-                            if !send(&mut socket, reply).await {
-                                break "it does not read";
-                            }
-                        }
-                    }
-                    Some(Ok(Message::Close(_))) | None => break "closed",
-                    Some(Ok(_)) => {}
-                    Some(Err(_)) => break "connection error",
-                },
-                ev = rx.recv() => match ev {
-                    Ok(frame) => {
-                        if frame.for_client.as_deref().is_some_and(|c| c != client) {
-                            continue;
-                        }
-                        if !send(&mut socket, frame.text.to_string()).await {
-                            break "it does not read";
-                        }
-                    }
-                    Err(broadcast::error::RecvError::Lagged(count)) => {
-                        let text = json!({"type": "skipped", "count": count}).to_string();
-                        if !send(&mut socket, text).await {
-                            break "it does not read";
-                        }
-                    }
-                    Err(broadcast::error::RecvError::Closed) => break "the hub closed",
-                },
-            }
-        };
-        tracing::info!(client = %client, "dashboard disconnected: {why}");
-    }
 }
 
-/// Sends one text frame within [`SEND_TIMEOUT`]; `false` if the browser is gone or too slow.
-async fn send(socket: &mut WebSocket, text: String) -> bool {
-    matches!(
-        tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text.into()))).await,
-        Ok(Ok(()))
-    )
-}
+mod client;
 
 #[cfg(test)]
 mod tests;
