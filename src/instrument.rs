@@ -194,6 +194,7 @@ impl Instrument {
         frontend: F,
         probe: Option<std::sync::Arc<SimProbe>>,
     ) -> Result<Instrument, SetupError> {
+        let pump = Pump::open(store, config.mqtt.outbox_max_bytes)?;
         let options = EngineOptions {
             rt_priority: config.acquisition.rt_priority,
         };
@@ -211,7 +212,7 @@ impl Instrument {
             geometry,
             engine,
             events,
-            pump: Pump::new(store),
+            pump,
             clock,
             probe,
         })
@@ -219,7 +220,7 @@ impl Instrument {
 
     /// The data directory.
     pub fn data_dir(&self) -> PathBuf {
-        self.pump.store().dir().to_path_buf()
+        self.pump.data_dir().to_path_buf()
     }
 
     /// Splits off the consumer side (event ring and pump), for a consumer on its own thread.

@@ -82,4 +82,6 @@ pub struct RawSim {
     pub dead_electrodes: Option<Vec<u16>>,
     pub supply_fault: Option<bool>,
     pub hang_after_s: Option<f64>,
+    pub storage_stall_after: Option<u64>,
+    pub storage_stall_s: Option<f64>,
 }

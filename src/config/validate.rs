@@ -244,6 +244,12 @@ fn sim(raw: &RawSim) -> Result<SimConfig, FieldError> {
             .hang_after_s
             .map(|s| non_negative("sim.hang_after_s", s, "s"))
             .transpose()?,
+        storage_stall_after: raw.storage_stall_after,
+        storage_stall_s: non_negative(
+            "sim.storage_stall_s",
+            raw.storage_stall_s.unwrap_or(10.0),
+            "s",
+        )?,
     })
 }
 

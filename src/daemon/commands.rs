@@ -161,11 +161,15 @@ impl Daemon {
             | Engine::SelfTest { run, .. } => *run,
             _ => 0,
         };
-        self.pump.register(run, Some(req.cmd_id.clone()));
+        if let Err(e) = self.pump.register(run, Some(req.cmd_id.clone())) {
+            self.error(to, req, ErrorBody::new(ErrorCode::Internal, e.to_string()));
+            return;
+        }
         if let Err(e) = self.inst.engine.try_send(cmd) {
             self.error(to, req, ErrorBody::new(ErrorCode::Internal, e.to_string()));
             return;
         }
+        self.pump.wake();
         self.run = Some((
             run,
             RunCtx {

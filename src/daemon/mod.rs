@@ -8,7 +8,6 @@ mod files;
 mod outbox;
 mod outputs;
 mod publish;
-mod pump_thread;
 mod status;
 mod web;
 
@@ -25,12 +24,10 @@ use crate::instrument::{Core, Instrument, SetupError};
 use crate::messaging::compat::CompatTopics;
 use crate::messaging::link::{self, Link, LinkEvent};
 use crate::messaging::topics::Topics;
-use crate::storage::journal::Journal;
-use crate::storage::StorageError;
+use crate::pump::thread::{self as pump_thread, PumpHandle, PumpThread, Pumped};
 use crate::survey::Quadrupole;
 use crate::telemetry::LogEvent;
 use outbox::Outbox;
-use pump_thread::{PumpHandle, Pumped};
 use status::Status;
 
 /// Why the daemon could not start.
@@ -38,8 +35,6 @@ use status::Status;
 pub enum DaemonError {
     #[error(transparent)]
     Setup(#[from] SetupError),
-    #[error("outbox: {0}")]
-    Storage(StorageError),
     #[error("MQTT: {0}")]
     Link(#[from] link::LinkError),
     #[error("cannot start the pump thread: {0}")]
@@ -110,6 +105,9 @@ pub struct Daemon {
     web: Option<crate::web::Hub>,
     /// Commands from the dashboard.
     web_commands: Option<mpsc::Receiver<crate::web::Inbound>>,
+    /// What the start-up reconciliation of the data directory set right, published as error
+    /// events once the broker first answers.
+    findings: Vec<String>,
 }
 
 /// Runs the daemon until `shutdown` resolves or a command stops it.
@@ -121,26 +119,29 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<Exit, DaemonError> {
     let (logs, logs_dropped) = logs;
-    let (mut daemon, outputs, link_task) = Daemon::start(config)?;
+    let (mut daemon, outputs, link_task, pump_thread) = Daemon::start(config)?;
     daemon.autostart = autostart;
     daemon.logs_queue_dropped = logs_dropped;
     daemon.start_web().await;
-    daemon.serve(outputs, link_task, logs, shutdown).await
+    daemon
+        .serve(outputs, link_task, pump_thread, logs, shutdown)
+        .await
 }
 
 impl Daemon {
+    #[allow(clippy::type_complexity)]
     fn start(
         config: Config,
-    ) -> Result<(Daemon, mpsc::Receiver<Pumped>, link::LinkTask), DaemonError> {
+    ) -> Result<(Daemon, mpsc::Receiver<Pumped>, link::LinkTask, PumpThread), DaemonError> {
         let inst = Instrument::open(config.clone())?;
+        for finding in inst.pump.reconciled().findings() {
+            tracing::warn!("data directory: {finding}");
+        }
         let topics = Topics::new(&config.mqtt.prefix);
         let compat = config
             .mqtt
             .ohmpi_compat
             .then(|| CompatTopics::new(&config.instrument.id));
-        let journal = Journal::open(inst.data_dir().join("outbox"), config.mqtt.outbox_max_bytes)
-            .map_err(DaemonError::Storage)?;
-        let outbox = Outbox::new(journal, topics.data.clone());
         let status = Status::new(
             inst.preset.name.clone(),
             config.hardware.simulate,
@@ -156,8 +157,11 @@ impl Daemon {
         let (tx, outputs) = mpsc::channel(1024);
         let (inst, events, mut pump) = inst.into_parts();
         pump.keep_waveforms(config.mqtt.waveform);
-        let (_join, pump_handle) =
-            pump_thread::spawn(events, pump, tx).map_err(DaemonError::Thread)?;
+        let findings = pump.reconciled().findings();
+        let (pump_thread, pump_handle) =
+            pump_thread::spawn(events, pump, tx, storage_stall(&config))
+                .map_err(DaemonError::Thread)?;
+        let outbox = Outbox::new(pump_handle.clone(), topics.data.clone());
         let mut settings = config.acquisition.settings.clone();
         settings.full_waveform |= config.mqtt.waveform;
         let sequence = default_sequence(&config, &inst.preset)?;
@@ -188,9 +192,11 @@ impl Daemon {
                 logs_queue_dropped: Default::default(),
                 web: None,
                 web_commands: None,
+                findings,
             },
             outputs,
             link_task,
+            pump_thread,
         ))
     }
 
@@ -198,6 +204,7 @@ impl Daemon {
         mut self,
         mut outputs: mpsc::Receiver<Pumped>,
         mut link_task: link::LinkTask,
+        pump_thread: PumpThread,
         mut logs: mpsc::Receiver<LogEvent>,
         shutdown: impl std::future::Future<Output = ()>,
     ) -> Result<Exit, DaemonError> {
@@ -230,17 +237,8 @@ impl Daemon {
         }
         service.stopping();
         let exit = self.exit.unwrap_or(Exit::Stopped);
-        self.shut_down(outputs, link_task).await;
+        self.shut_down(outputs, link_task, pump_thread).await;
         Ok(exit)
-    }
-
-    /// Applies the broker's acknowledgements of records.
-    fn apply_acks(&mut self) {
-        for seq in self.link.take_acks() {
-            if let Err(e) = self.outbox.acked(seq) {
-                tracing::error!("outbox: {e}");
-            }
-        }
     }
 
     /// Replies that could not be handed to the client, in order, before anything newer.
@@ -260,16 +258,10 @@ impl Daemon {
     /// Every 200 ms: acknowledgements, replies and records to the broker, status if it changed,
     /// watermark on disk.
     fn housekeeping(&mut self) {
-        self.apply_acks();
         self.flush_pending();
-        if let Err(e) = self.outbox.flush(&self.link) {
-            tracing::error!("outbox: {e}");
-        }
+        self.outbox.flush(&self.link);
         if self.status_dirty && self.last_status.elapsed() >= STATUS_EVERY {
             self.publish_status();
-        }
-        if let Err(e) = self.outbox.save_watermark() {
-            tracing::warn!("outbox watermark: {e}");
         }
         if !self.inst.engine.is_running() && self.exit.is_none() {
             tracing::error!("the acquisition engine stopped; the daemon stops too");
@@ -304,7 +296,10 @@ impl Daemon {
                         break;
                     }
                 }
-                let _ = self.outbox.flush(&self.link);
+                self.outbox.flush(&self.link);
+                for finding in std::mem::take(&mut self.findings) {
+                    self.publish_error("storage", &finding);
+                }
                 if let Some(cmd) = self.autostart.take() {
                     self.on_command(cmd.as_bytes(), false);
                 }
@@ -331,6 +326,27 @@ impl Daemon {
     fn on_pumped(&mut self, p: Pumped) {
         match p {
             Pumped::Output(out) => self.on_output(out),
+            Pumped::GivenUp(g) => {
+                let msg = format!(
+                    "outbox over its size limit: records {} to {} will not be sent (they stay in the survey files)",
+                    g.first_seq, g.last_seq
+                );
+                tracing::error!("{msg}");
+                self.publish_error("outbox", &msg);
+            }
+            Pumped::Fetched {
+                after,
+                records,
+                last_seq,
+            } => {
+                self.outbox.fetched(after, records, last_seq);
+                self.outbox.flush(&self.link);
+            }
+            Pumped::ReadFailed(e) => {
+                tracing::error!("outbox: cannot read back unacknowledged records: {e}");
+                self.outbox.fetch_failed();
+            }
+            Pumped::Drained => {}
             Pumped::Failed(e) => {
                 tracing::error!("cannot store measurements: {e}; stopping");
                 let _ = self.inst.engine.try_send(Command::Interrupt);
@@ -340,17 +356,25 @@ impl Daemon {
         }
     }
 
-    async fn shut_down(mut self, mut outputs: mpsc::Receiver<Pumped>, link_task: link::LinkTask) {
+    async fn shut_down(
+        mut self,
+        mut outputs: mpsc::Receiver<Pumped>,
+        link_task: link::LinkTask,
+        pump_thread: PumpThread,
+    ) {
         tracing::info!(
             "stopping: hardware safe, records stored and sent as far as the broker takes them"
         );
         let _ = self.inst.engine.try_send(Command::Interrupt);
         tokio::task::block_in_place(|| self.inst.engine.stop());
-        // Everything the engine produced is stored and queued.
-        while let Ok(Some(p)) =
-            tokio::time::timeout(Duration::from_millis(500), outputs.recv()).await
-        {
+        // Everything the engine produced is stored and handed on: the pump says so once the
+        // ring is empty.
+        while let Some(p) = outputs.recv().await {
+            let drained = matches!(p, Pumped::Drained);
             self.on_pumped(p);
+            if drained {
+                break;
+            }
         }
         // A run the engine did not get to report still gets its final reply.
         if let Some((_, ctx)) = self.run.take() {
@@ -359,28 +383,47 @@ impl Daemon {
         }
         let deadline = Instant::now() + Duration::from_secs(3);
         while self.link.is_connected() && Instant::now() < deadline {
-            self.apply_acks();
             self.flush_pending();
-            let _ = self.outbox.flush(&self.link);
+            self.outbox.flush(&self.link);
             if self.link.inflight() == 0 && self.outbox.depth() == 0 {
                 break;
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            // Read-backs and the pump's other answers, while waiting for acknowledgements.
+            if let Ok(Some(p)) =
+                tokio::time::timeout(Duration::from_millis(50), outputs.recv()).await
+            {
+                self.on_pumped(p);
+            }
         }
-        let _ = self.outbox.save_watermark();
         let offline = self.status.offline_json();
         let topic = self.topics.status.clone();
         self.publish(&topic, QoS::AtLeastOnce, true, offline);
         let wait_acks = Instant::now() + Duration::from_secs(2);
         while self.link.is_connected() && self.link.inflight() > 0 && Instant::now() < wait_acks {
-            self.apply_acks();
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        self.apply_acks();
-        let _ = self.outbox.save_watermark();
+        self.outbox.flush(&self.link);
         self.link.disconnect();
         let _ = tokio::time::timeout(Duration::from_secs(5), link_task.handle).await;
+        // The last acknowledgements are with the pump; with every handle gone it saves the
+        // watermark and ends.
+        let Daemon { pump, outbox, .. } = self;
+        drop((pump, outbox));
+        drop(outputs);
+        tokio::task::block_in_place(|| pump_thread.join());
     }
+}
+
+/// The test-only storage stall of the simulator's configuration.
+fn storage_stall(config: &Config) -> Option<pump_thread::StallFault> {
+    let sim = &config.sim;
+    let after_records = sim
+        .storage_stall_after
+        .filter(|_| config.hardware.simulate)?;
+    Some(pump_thread::StallFault {
+        after_records,
+        duration: Duration::from_secs_f64(sim.storage_stall_s),
+    })
 }
 
 /// The sequence loaded at start: `acquisition.sequence`, else Wenner a = 1 on every electrode.

@@ -1,102 +1,151 @@
-//! Records on their way to the broker: appended to the journal (durable) first, then handed to
-//! the link in `seq` order, at most [`WINDOW`] awaiting acknowledgement; after a reconnection or
-//! a restart, everything unacknowledged is sent again from the journal, in order.
+//! Records on their way to the broker. The pump has made each one durable in the outbox journal
+//! before the daemon hears of it; this side only hands them to the link in `seq` order, at most
+//! [`WINDOW`] awaiting acknowledgement, and passes the acknowledgements back to the pump. After a
+//! reconnection or a restart, whatever is unacknowledged is read back from the journal by the
+//! pump, in order.
 
 use std::collections::VecDeque;
 
 use rumqttc::QoS;
 
 use crate::messaging::link::Link;
-use crate::storage::journal::{GivenUp, Journal};
-use crate::storage::StorageError;
+use crate::pump::thread::PumpHandle;
 
 /// Records handed to the client and not yet acknowledged, at most.
 const WINDOW: usize = 64;
 /// Records kept in memory for sending without reading them back from disk.
 const FRESH: usize = 1024;
-/// Records read back from the journal at a time.
-const BATCH: usize = 128;
 
 pub struct Outbox {
-    journal: Journal,
+    pump: PumpHandle,
     topic: String,
-    /// The last seq handed to the link.
-    cursor: u64,
+    /// The last seq handed to the link; `None`: start again after the acknowledged watermark.
+    cursor: Option<u64>,
+    /// Records as the pump made them durable, newest last.
     fresh: VecDeque<(u64, String)>,
+    /// Records read back from the journal, to send before anything newer.
+    staged: VecDeque<(u64, String)>,
+    /// A read-back is under way, from this cursor.
+    fetching: Option<Option<u64>>,
+    /// Acknowledgements not yet handed to the pump (its queue was full).
+    acks: Vec<u64>,
 }
 
 impl Outbox {
-    pub fn new(journal: Journal, topic: String) -> Self {
-        let cursor = journal.acked();
+    pub fn new(pump: PumpHandle, topic: String) -> Self {
         Self {
-            journal,
+            pump,
             topic,
-            cursor,
+            cursor: None,
             fresh: VecDeque::new(),
+            staged: VecDeque::new(),
+            fetching: None,
+            acks: Vec::new(),
         }
     }
 
     /// Unacknowledged records.
     pub fn depth(&self) -> u64 {
-        self.journal.depth()
+        self.pump
+            .stats()
+            .depth
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Makes a record durable in the journal; it is sent by the next [`Outbox::flush`].
-    pub fn push(&mut self, seq: u64, json: String) -> Result<Vec<GivenUp>, StorageError> {
-        let given_up = tokio::task::block_in_place(|| self.journal.append(seq, &json))?;
+    /// A record the pump made durable; it is sent by the next [`Outbox::flush`].
+    pub fn push(&mut self, seq: u64, json: String) {
         if self.fresh.len() == FRESH {
             self.fresh.pop_front();
         }
         self.fresh.push_back((seq, json));
-        Ok(given_up)
+    }
+
+    /// Read-back records from the pump (an answer to the request made by `flush`).
+    pub fn fetched(&mut self, after: Option<u64>, records: Vec<(u64, String)>, last_seq: u64) {
+        if self.fetching != Some(after) {
+            return; // an answer to a request from before a reconnection
+        }
+        self.fetching = None;
+        if self.cursor != after {
+            return;
+        }
+        match records.last() {
+            Some(_) => self.staged = records.into(),
+            // Nothing unacknowledged up to `last_seq`: what comes next is newer.
+            None => self.cursor = Some(after.unwrap_or(0).max(last_seq)),
+        }
+    }
+
+    /// The pump could not read back: ask again at the next flush.
+    pub fn fetch_failed(&mut self) {
+        self.fetching = None;
     }
 
     /// Hands records to the link, in order, while it takes them.
-    pub fn flush(&mut self, link: &Link) -> Result<(), StorageError> {
-        self.cursor = self.cursor.max(self.journal.acked());
+    pub fn flush(&mut self, link: &Link) {
+        self.pass_acks(link);
         while link.is_connected() && link.inflight() < WINDOW {
-            while self.fresh.front().is_some_and(|(s, _)| *s <= self.cursor) {
-                self.fresh.pop_front();
-            }
-            let next: Vec<(u64, String)> = match self.fresh.front() {
-                Some((s, json)) if *s == self.cursor + 1 => vec![(*s, json.clone())],
-                _ => {
-                    tokio::task::block_in_place(|| self.journal.unacked_after(self.cursor, BATCH))?
+            let next = match self.staged.pop_front() {
+                Some(r) => r,
+                None => {
+                    let Some(cursor) = self.cursor else {
+                        self.fetch(None);
+                        return;
+                    };
+                    while self.fresh.front().is_some_and(|(s, _)| *s <= cursor) {
+                        self.fresh.pop_front();
+                    }
+                    match self.fresh.front() {
+                        Some((s, json)) if *s == cursor + 1 => (*s, json.clone()),
+                        // Not in memory (an outage, a restart): read back from the journal.
+                        Some(_) => {
+                            self.fetch(Some(cursor));
+                            return;
+                        }
+                        None => return,
+                    }
                 }
             };
-            if next.is_empty() {
-                return Ok(());
+            if self.cursor.is_some_and(|c| next.0 <= c) {
+                continue;
             }
-            for (seq, json) in next {
-                if link.inflight() >= WINDOW
-                    || link
-                        .publish(&self.topic, QoS::AtLeastOnce, false, json, Some(seq))
-                        .is_err()
-                {
-                    return Ok(());
-                }
-                self.cursor = seq;
+            let (seq, json) = next;
+            if link
+                .publish(
+                    &self.topic,
+                    QoS::AtLeastOnce,
+                    false,
+                    json.clone(),
+                    Some(seq),
+                )
+                .is_err()
+            {
+                self.staged.push_front((seq, json));
+                return;
             }
+            self.cursor = Some(seq);
         }
-        Ok(())
     }
 
-    /// The broker acknowledged `seq`.
-    pub fn acked(&mut self, seq: u64) -> Result<(), StorageError> {
-        tokio::task::block_in_place(|| self.journal.ack(seq))
+    fn fetch(&mut self, after: Option<u64>) {
+        if self.fetching.is_none() && self.pump.fetch(after).is_ok() {
+            self.fetching = Some(after);
+        }
     }
 
-    /// A record that could not be journaled: never wait for its acknowledgement.
-    pub fn forget(&mut self, seq: u64) {
-        self.journal.forget(seq);
+    /// Hands the link's acknowledgements to the pump.
+    fn pass_acks(&mut self, link: &Link) {
+        self.acks.extend(link.take_acks());
+        if !self.acks.is_empty() && self.pump.acked(std::mem::take(&mut self.acks)).is_err() {
+            // The pump's queue is full: they go with the next flush. (The request is gone with
+            // the error, so the link's acknowledgements are taken again from the list kept.)
+        }
     }
 
     /// The connection dropped: what was handed over and not acknowledged goes again.
     pub fn disconnected(&mut self) {
-        self.cursor = self.journal.acked();
-    }
-
-    pub fn save_watermark(&mut self) -> Result<(), StorageError> {
-        self.journal.save_watermark()
+        self.cursor = None;
+        self.staged.clear();
+        self.fetching = None;
     }
 }

@@ -99,28 +99,8 @@ impl Daemon {
         let json = serde_json::to_string(&record).unwrap_or_default();
         let data = self.topics.data.clone();
         self.to_web(&data, &json);
-        match self.outbox.push(record.seq, json) {
-            Ok(given_up) => {
-                for g in given_up {
-                    let msg = format!(
-                        "outbox over its size limit: records {} to {} will not be sent (they stay in the survey files)",
-                        g.first_seq, g.last_seq
-                    );
-                    tracing::error!("{msg}");
-                    self.publish_error("outbox", &msg);
-                }
-            }
-            Err(e) => {
-                tracing::error!(
-                    "outbox: record {} not kept for sending again: {e}",
-                    record.seq
-                );
-                self.publish_error("outbox", &e.to_string());
-                self.outbox.forget(record.seq);
-            }
-        }
-        self.apply_acks();
-        let _ = self.outbox.flush(&self.link);
+        self.outbox.push(record.seq, json);
+        self.outbox.flush(&self.link);
         if let Some(wf) = waveform {
             let topic = self.topics.waveform.clone();
             let json = serde_json::to_string(&wf).unwrap_or_default();

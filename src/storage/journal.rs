@@ -1,12 +1,16 @@
-//! The outbox journal: every published record, kept on disk until the broker has acknowledged
-//! it, so that a broker outage or a restart loses nothing (at-least-once, `seq` as the key).
+//! The outbox journal: every record, kept on disk until the broker has acknowledged it, so that
+//! a broker outage or a restart loses nothing (at-least-once, `seq` as the key).
 //!
 //! Records are appended, one line each (`<seq>\t<json>`), to segment files of
-//! [`SEGMENT_RECORDS`] records in `<data_dir>/outbox/`, and synced before they are published.
+//! [`SEGMENT_RECORDS`] records in `<data_dir>/outbox/`, and synced before anyone sees them.
 //! Acknowledgements move a watermark (every `seq` at or below it is acknowledged) kept in
-//! `outbox/acked`; segments wholly below it are deleted. Disk use is bounded: when the
+//! `outbox/acked`; segments wholly below it are deleted. The watermark only ever moves over
+//! acknowledged records (or records given up, below). Disk use is bounded: when the
 //! unacknowledged records take more than the configured size, the oldest segments are given up
 //! (the records remain in the survey files) and the caller is told which.
+//!
+//! What is read back is checked: a line that is not `<seq>\t<the record's JSON>` with that
+//! seq is set aside in `outbox/set-aside.txt` and reported, never published.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, OpenOptions};
@@ -14,11 +18,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::store::sync_dir;
-use super::StorageError;
+use super::{StorageError, MAX_SEQ};
 
 /// Records per segment file.
 pub const SEGMENT_RECORDS: usize = 1000;
 const WATERMARK_FILE: &str = "acked";
+/// Where lines that fail the check on opening are kept, for a person to look at.
+pub const SET_ASIDE_FILE: &str = "set-aside.txt";
 
 #[derive(Debug)]
 struct Segment {
@@ -33,6 +39,17 @@ struct Segment {
 pub struct GivenUp {
     pub first_seq: u64,
     pub last_seq: u64,
+}
+
+/// What opening the journal found wrong and set right.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpenReport {
+    /// Whether the outbox did not exist yet (a data directory's first daemon).
+    pub created: bool,
+    /// Lines that were not a record (set aside in [`SET_ASIDE_FILE`]).
+    pub set_aside: usize,
+    /// Bytes of a partial last line cut off (a record being written at a crash).
+    pub cut: u64,
 }
 
 /// The durable outbox.
@@ -53,16 +70,58 @@ pub struct Journal {
     watermark_dirty: bool,
 }
 
-fn seq_of(line: &str) -> Option<u64> {
-    line.split_once('\t')?.0.parse().ok()
+/// The seq and JSON of a journal line, if it is one: `<seq>\t<JSON object whose "seq" is seq>`.
+fn parse_line(line: &str) -> Option<(u64, &str)> {
+    let (seq, json) = line.split_once('\t')?;
+    let seq: u64 = seq.parse().ok()?;
+    if seq == 0 || seq > MAX_SEQ {
+        return None;
+    }
+    #[derive(serde::Deserialize)]
+    struct Seq {
+        seq: u64,
+    }
+    let inner: Seq = serde_json::from_str(json).ok()?;
+    (inner.seq == seq).then_some((seq, json))
+}
+
+/// `outbox.new` and `outbox.old` beside `dir`, used while the journal is rewritten.
+fn sibling(dir: &Path, suffix: &str) -> PathBuf {
+    let mut name = dir.file_name().unwrap_or_default().to_os_string();
+    name.push(suffix);
+    dir.with_file_name(name)
+}
+
+/// Finishes or undoes a rewrite ([`Journal::rewrite`]) that a crash interrupted.
+fn recover_rewrite(dir: &Path) -> Result<(), StorageError> {
+    let new = sibling(dir, ".new");
+    let old = sibling(dir, ".old");
+    if !dir.exists() && new.exists() {
+        fs::rename(&new, dir).map_err(StorageError::io(dir))?;
+    }
+    for leftover in [new, old] {
+        if leftover.exists() {
+            fs::remove_dir_all(&leftover).map_err(StorageError::io(&leftover))?;
+        }
+    }
+    Ok(())
 }
 
 impl Journal {
     /// Opens (creating it if needed) the journal in `dir`. A partial last line left by a crash
-    /// is cut off.
-    pub fn open(dir: impl Into<PathBuf>, max_bytes: u64) -> Result<Journal, StorageError> {
+    /// is cut off; lines that are not records are set aside; a rewrite cut short is finished
+    /// or undone.
+    pub fn open(
+        dir: impl Into<PathBuf>,
+        max_bytes: u64,
+    ) -> Result<(Journal, OpenReport), StorageError> {
         let dir = dir.into();
-        fs::create_dir_all(&dir).map_err(StorageError::io(&dir))?;
+        let mut report = OpenReport::default();
+        recover_rewrite(&dir)?;
+        if !dir.exists() {
+            report.created = true;
+            fs::create_dir_all(&dir).map_err(StorageError::io(&dir))?;
+        }
         let acked = fs::read_to_string(dir.join(WATERMARK_FILE))
             .ok()
             .and_then(|s| s.trim().parse().ok())
@@ -73,7 +132,7 @@ impl Journal {
             tail: None,
             acked,
             acked_above: BTreeSet::new(),
-            last_seq: acked,
+            last_seq: 0,
             unacked: 0,
             max_bytes,
             watermark_dirty: false,
@@ -83,24 +142,49 @@ impl Journal {
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter_map(|p| {
                 let first = p.file_stem()?.to_str()?.parse().ok()?;
-                (p.extension()? == "jsonl").then_some((first, p))
+                (p.extension()? == "jsonl" && p.is_file()).then_some((first, p))
             })
             .collect();
         names.sort();
         for (first, path) in names {
-            let text = fs::read(&path).map_err(StorageError::io(&path))?;
-            let complete = text.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-            if complete < text.len() {
-                let f = OpenOptions::new()
-                    .write(true)
-                    .open(&path)
-                    .map_err(StorageError::io(&path))?;
-                f.set_len(complete as u64)
-                    .and_then(|()| f.sync_all())
-                    .map_err(StorageError::io(&path))?;
+            let bytes = fs::read(&path).map_err(StorageError::io(&path))?;
+            let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+            let partial = (bytes.len() - complete) as u64;
+            report.cut += partial;
+            let text = String::from_utf8_lossy(&bytes[..complete]);
+            let mut good = String::with_capacity(text.len());
+            let mut bad = String::new();
+            let mut seqs = Vec::new();
+            for line in text.lines() {
+                match parse_line(line) {
+                    Some((seq, _)) => {
+                        seqs.push(seq);
+                        good.push_str(line);
+                        good.push('\n');
+                    }
+                    None if line.is_empty() => {}
+                    None => {
+                        bad.push_str(line);
+                        bad.push('\n');
+                        report.set_aside += 1;
+                    }
+                }
             }
-            let text = String::from_utf8_lossy(&text[..complete]);
-            let seqs: Vec<u64> = text.lines().filter_map(seq_of).collect();
+            if !bad.is_empty() {
+                let aside = dir.join(SET_ASIDE_FILE);
+                let mut f = OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&aside)
+                    .map_err(StorageError::io(&aside))?;
+                writeln!(f, "# from {}", path.display())
+                    .and_then(|()| f.write_all(bad.as_bytes()))
+                    .and_then(|()| f.sync_all())
+                    .map_err(StorageError::io(&aside))?;
+            }
+            if !bad.is_empty() || partial > 0 {
+                write_synced(&path, good.as_bytes())?;
+            }
             let last_seq = seqs.iter().copied().max().unwrap_or(first);
             j.unacked += seqs.iter().filter(|s| **s > acked).count() as u64;
             j.last_seq = j.last_seq.max(last_seq);
@@ -110,12 +194,12 @@ impl Journal {
                     path,
                     last_seq,
                     records: seqs.len(),
-                    bytes: complete as u64,
+                    bytes: good.len() as u64,
                 },
             );
         }
         j.drop_acked_segments()?;
-        Ok(j)
+        Ok((j, report))
     }
 
     /// Every seq at or below this is acknowledged.
@@ -133,14 +217,43 @@ impl Journal {
         self.unacked
     }
 
-    /// Appends a record and syncs it; returns what had to be given up to stay within the size
-    /// limit (usually nothing).
-    pub fn append(&mut self, seq: u64, json: &str) -> Result<Vec<GivenUp>, StorageError> {
-        if self.unacked == 0 {
-            // Records before this one were never in the outbox (or are all acknowledged).
-            self.acked = self.acked.max(seq.saturating_sub(1));
-            self.acked_above.retain(|s| *s > seq);
+    /// The first seq still held in a segment (acknowledged or not).
+    pub fn first_held(&self) -> Option<u64> {
+        self.segments.keys().next().copied()
+    }
+
+    /// Sets the watermark (start-up only: a new outbox in a directory with older records, or a
+    /// watermark found ahead of every record). It is never raised over a held unacknowledged
+    /// record.
+    pub fn set_watermark(&mut self, acked: u64) -> Result<(), StorageError> {
+        let mut target = acked;
+        if target > self.acked {
+            if let Some((first, _)) = self.unacked_after(self.acked, 1)?.first() {
+                target = target.min(first - 1);
+            }
         }
+        self.acked = target;
+        self.acked_above.clear();
+        self.unacked = self.count_unacked()?;
+        self.watermark_dirty = true;
+        self.save_watermark()
+    }
+
+    fn count_unacked(&self) -> Result<u64, StorageError> {
+        let mut n = 0;
+        for seg in self.segments.values().filter(|s| s.last_seq > self.acked) {
+            n += read_complete(&seg.path)?
+                .lines()
+                .filter_map(parse_line)
+                .filter(|(seq, _)| *seq > self.acked)
+                .count() as u64;
+        }
+        Ok(n)
+    }
+
+    /// Appends a record and syncs it; returns what had to be given up to stay within the size
+    /// limit (usually nothing). Records are appended in seq order.
+    pub fn append(&mut self, seq: u64, json: &str) -> Result<Vec<GivenUp>, StorageError> {
         let full = self
             .segments
             .values()
@@ -172,9 +285,12 @@ impl Journal {
             .next_back()
             .expect("a tail segment");
         let f = self.tail.as_mut().expect("an open tail");
-        f.write_all(line.as_bytes())
-            .and_then(|()| f.sync_data())
-            .map_err(StorageError::io(&seg.path))?;
+        if let Err(e) = f.write_all(line.as_bytes()).and_then(|()| f.sync_data()) {
+            // A short write (disk full) may have left part of the line: cut it off, so that the
+            // next append starts a line of its own.
+            let _ = f.set_len(seg.bytes);
+            return Err(StorageError::io(&seg.path)(e));
+        }
         seg.last_seq = seq;
         seg.records += 1;
         seg.bytes += line.len() as u64;
@@ -216,21 +332,12 @@ impl Journal {
         while self.acked_above.remove(&(self.acked + 1)) {
             self.acked += 1;
         }
+        // Seqs the journal never held (none in normal operation) do not hold the watermark.
+        if self.unacked == 0 && self.acked_above.is_empty() {
+            self.acked = self.acked.max(self.last_seq);
+        }
         self.watermark_dirty = true;
         self.drop_acked_segments()
-    }
-
-    /// A record that never made it into the journal: counted as acknowledged so the watermark
-    /// moves past it.
-    pub fn forget(&mut self, seq: u64) {
-        if seq > self.acked {
-            self.last_seq = self.last_seq.max(seq);
-            self.acked_above.insert(seq);
-            while self.acked_above.remove(&(self.acked + 1)) {
-                self.acked += 1;
-            }
-            self.watermark_dirty = true;
-        }
     }
 
     /// Deletes segments wholly acknowledged, except the one being appended to.
@@ -248,6 +355,11 @@ impl Journal {
             }
         }
         Ok(())
+    }
+
+    /// Whether the watermark moved since it was last saved.
+    pub fn watermark_dirty(&self) -> bool {
+        self.watermark_dirty
     }
 
     /// Saves the watermark if it moved (not synced: losing it only means sending again).
@@ -272,13 +384,7 @@ impl Journal {
         let mut out = Vec::new();
         for seg in self.segments.values().filter(|s| s.last_seq > after) {
             let text = read_complete(&seg.path)?;
-            for line in text.lines() {
-                let Some((seq, json)) = line.split_once('\t') else {
-                    continue;
-                };
-                let Ok(seq) = seq.parse::<u64>() else {
-                    continue;
-                };
+            for (seq, json) in text.lines().filter_map(parse_line) {
                 if seq > after && seq > self.acked && !self.acked_above.contains(&seq) {
                     out.push((seq, json.to_string()));
                     if out.len() >= limit {
@@ -290,9 +396,63 @@ impl Journal {
         Ok(out)
     }
 
+    /// Every unacknowledged record, in order (start-up reconciliation).
+    pub fn all_unacked(&self) -> Result<Vec<(u64, String)>, StorageError> {
+        self.unacked_after(self.acked, usize::MAX)
+    }
+
+    /// Rewrites the journal to hold exactly `records` (sorted by seq, no duplicates) above the
+    /// watermark: how records missing from it are put in their place at start-up. The new
+    /// journal is written beside the old and swapped in; a crash at any point leaves one whole
+    /// journal, the old or the new ([`Journal::open`] finishes or undoes the swap).
+    pub fn rewrite(self, records: &[(u64, String)]) -> Result<(Journal, OpenReport), StorageError> {
+        let dir = self.dir.clone();
+        let (acked, max_bytes) = (self.acked, self.max_bytes);
+        drop(self);
+        let new = sibling(&dir, ".new");
+        let old = sibling(&dir, ".old");
+        if new.exists() {
+            fs::remove_dir_all(&new).map_err(StorageError::io(&new))?;
+        }
+        fs::create_dir_all(&new).map_err(StorageError::io(&new))?;
+        for chunk in records.chunks(SEGMENT_RECORDS) {
+            let path = new.join(format!("{:020}.jsonl", chunk[0].0));
+            let mut text = String::new();
+            for (seq, json) in chunk {
+                text.push_str(&format!("{seq}\t{json}\n"));
+            }
+            write_synced(&path, text.as_bytes())?;
+        }
+        write_synced(&new.join(WATERMARK_FILE), format!("{acked}\n").as_bytes())?;
+        let aside = dir.join(SET_ASIDE_FILE);
+        if aside.exists() {
+            fs::copy(&aside, new.join(SET_ASIDE_FILE)).map_err(StorageError::io(&aside))?;
+        }
+        sync_dir(&new)?;
+        fs::rename(&dir, &old).map_err(StorageError::io(&dir))?;
+        fs::rename(&new, &dir).map_err(StorageError::io(&new))?;
+        if let Some(parent) = dir.parent() {
+            sync_dir(parent)?;
+        }
+        fs::remove_dir_all(&old).map_err(StorageError::io(&old))?;
+        Journal::open(dir, max_bytes)
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+}
+
+/// Writes a whole file and syncs it (replacing it through a temporary file).
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
+    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
+    tmp_name.push(".tmp");
+    let tmp = path.with_file_name(tmp_name);
+    let mut f = File::create(&tmp).map_err(StorageError::io(&tmp))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .map_err(StorageError::io(&tmp))?;
+    fs::rename(&tmp, path).map_err(StorageError::io(path))
 }
 
 fn read_complete(path: &Path) -> Result<String, StorageError> {
@@ -302,95 +462,4 @@ fn read_complete(path: &Path) -> Result<String, StorageError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn seqs(v: &[(u64, String)]) -> Vec<u64> {
-        v.iter().map(|(s, _)| *s).collect()
-    }
-
-    #[test]
-    fn unacknowledged_records_survive_a_restart_in_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut j = Journal::open(dir.path(), 1 << 30).unwrap();
-        for seq in 41..=45 {
-            j.append(seq, &format!("{{\"seq\":{seq}}}")).unwrap();
-        }
-        assert_eq!(j.depth(), 5);
-        j.ack(41).unwrap();
-        j.ack(43).unwrap();
-        assert_eq!(j.acked(), 41);
-        assert_eq!(j.depth(), 3);
-        j.save_watermark().unwrap();
-        drop(j);
-        let j = Journal::open(dir.path(), 1 << 30).unwrap();
-        // 43's acknowledgement was not durable: it is sent again (at least once).
-        let pending = j.unacked_after(j.acked(), 100).unwrap();
-        assert_eq!(seqs(&pending), [42, 43, 44, 45]);
-        assert_eq!(pending[0].1, "{\"seq\":42}");
-        assert_eq!(j.depth(), 4);
-    }
-
-    #[test]
-    fn a_partial_line_from_a_crash_is_cut_off() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut j = Journal::open(dir.path(), 1 << 30).unwrap();
-        j.append(1, "{}").unwrap();
-        j.append(2, "{}").unwrap();
-        drop(j);
-        let seg = dir.path().join(format!("{:020}.jsonl", 1));
-        let mut f = OpenOptions::new().append(true).open(&seg).unwrap();
-        f.write_all(b"3\t{\"half").unwrap();
-        drop(f);
-        let mut j = Journal::open(dir.path(), 1 << 30).unwrap();
-        assert_eq!(j.last_seq(), 2);
-        j.append(3, "{}").unwrap();
-        assert_eq!(seqs(&j.unacked_after(0, 10).unwrap()), [1, 2, 3]);
-    }
-
-    #[test]
-    fn acknowledged_segments_are_deleted_and_the_limit_holds() {
-        let dir = tempfile::tempdir().unwrap();
-        let n = SEGMENT_RECORDS as u64 * 3;
-        let mut j = Journal::open(dir.path(), 1 << 30).unwrap();
-        for seq in 1..=n {
-            j.append(seq, "{}").unwrap();
-        }
-        let files = || fs::read_dir(dir.path()).unwrap().count();
-        assert_eq!(files(), 3);
-        for seq in 1..=2 * SEGMENT_RECORDS as u64 {
-            j.ack(seq).unwrap();
-        }
-        assert_eq!(files(), 1, "two acknowledged segments deleted");
-        assert_eq!(j.depth(), SEGMENT_RECORDS as u64);
-
-        // A small limit gives up the oldest segment, and says which records.
-        let dir = tempfile::tempdir().unwrap();
-        let line = "x".repeat(100);
-        let mut j = Journal::open(dir.path(), 250_000).unwrap();
-        let mut given_up = Vec::new();
-        for seq in 1..=n {
-            given_up.extend(j.append(seq, &line).unwrap());
-        }
-        assert_eq!(
-            given_up,
-            [GivenUp {
-                first_seq: 1,
-                last_seq: SEGMENT_RECORDS as u64
-            }]
-        );
-        assert_eq!(j.acked(), SEGMENT_RECORDS as u64);
-        assert_eq!(j.depth(), 2 * SEGMENT_RECORDS as u64);
-    }
-
-    #[test]
-    fn records_before_the_outbox_existed_are_not_counted() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut j = Journal::open(dir.path(), 1 << 30).unwrap();
-        j.append(501, "{}").unwrap();
-        assert_eq!(j.depth(), 1);
-        assert_eq!(j.acked(), 500);
-        j.ack(501).unwrap();
-        assert_eq!(j.depth(), 0);
-    }
-}
+mod tests;

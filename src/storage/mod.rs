@@ -5,20 +5,25 @@
 //! A row is written with one `write` and then synced: a crash leaves at most a partial last line,
 //! which readers ignore and which [`SurveyWriter`] never appends to.
 
-mod columns;
+pub(crate) mod columns;
 pub mod csv;
 pub mod export;
 pub mod journal;
 mod read;
-mod store;
+pub(crate) mod store;
 mod survey_file;
 
 use std::path::PathBuf;
 
-pub use columns::{CONTACT_COLUMNS, SURVEY_COLUMNS, WAVEFORM_COLUMNS};
+pub use columns::{record_from_row, CONTACT_COLUMNS, SURVEY_COLUMNS, WAVEFORM_COLUMNS};
 pub use read::{read_survey, SurveyRow, SurveyTable};
 pub use store::Store;
 pub use survey_file::SurveyWriter;
+
+/// The largest sequence number: the largest integer every JSON reader holds exactly (2^53 − 1).
+/// A larger number found in a file is not a sequence number the instrument gave (a garbled or
+/// crafted row) and is never trusted.
+pub const MAX_SEQ: u64 = (1 << 53) - 1;
 
 /// A storage failure, naming the file.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +33,14 @@ pub enum StorageError {
         path: PathBuf,
         cause: std::io::Error,
     },
+    #[error(
+        "the data directory {path} is in use by another ohmpi process{}: only one may write it \
+         (stop it, or give this one another instrument.data_dir)",
+        holder.map(|p| format!(" (pid {p})")).unwrap_or_default()
+    )]
+    Locked { path: PathBuf, holder: Option<u32> },
+    #[error("{path}: sequence numbers are exhausted (last {last})")]
+    SeqExhausted { path: PathBuf, last: u64 },
     #[error("{path}, line {line}: {message}")]
     Format {
         path: PathBuf,

@@ -4,8 +4,8 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use super::columns::{self, CONTACT_COLUMNS, SURVEY_COLUMNS, WAVEFORM_COLUMNS};
-use super::store::{create_with_header, sync_dir};
+use super::columns::{self, CONTACT_COLUMNS, WAVEFORM_COLUMNS};
+use super::store::{create_with_header, open_records, sync_dir};
 use super::StorageError;
 use crate::acquisition::{Contact, Sample};
 use crate::survey::Record;
@@ -63,9 +63,7 @@ impl SurveyWriter {
 
     fn file(&mut self) -> Result<&mut File, StorageError> {
         if self.file.is_none() {
-            let f = create_with_header(&self.path, &columns::header(&SURVEY_COLUMNS))?;
-            sync_dir(&self.dir)?;
-            self.file = Some(f);
+            self.file = Some(open_records(&self.path)?);
         }
         Ok(self.file.as_mut().expect("just created"))
     }
@@ -81,9 +79,12 @@ impl SurveyWriter {
         let row = columns::survey_row(record);
         let path = self.path.clone();
         let f = self.file()?;
-        f.write_all(row.as_bytes())
-            .and_then(|()| f.sync_data())
-            .map_err(StorageError::io(path))?;
+        let before = f.metadata().map_err(StorageError::io(&path))?.len();
+        if let Err(e) = f.write_all(row.as_bytes()).and_then(|()| f.sync_data()) {
+            // A short write (disk full) must not leave half a row for the next one to join.
+            let _ = f.set_len(before);
+            return Err(StorageError::io(path)(e));
+        }
         self.rows += 1;
         Ok(())
     }

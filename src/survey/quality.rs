@@ -1,5 +1,6 @@
 //! Quality flags attached to every record.
 
+use serde::de::{Deserialize, Deserializer};
 use serde::ser::{Serialize, SerializeSeq, Serializer};
 
 /// A set of quality flags, cheap to copy (the engine builds it without allocating).
@@ -108,9 +109,29 @@ impl Serialize for Quality {
     }
 }
 
+impl<'de> Deserialize<'de> for Quality {
+    /// The list of flag names written by `Serialize`; unknown names are ignored, as in
+    /// [`Quality::from_field`].
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let names = Vec::<String>::deserialize(deserializer)?;
+        let mut q = Self::empty();
+        for flag in names.iter().filter_map(|n| Self::from_name(n)) {
+            q.insert(flag);
+        }
+        Ok(q)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_round_trip() {
+        let q = Quality::SATURATED | Quality::DROPPED_SAMPLES;
+        let json = serde_json::to_string(&q).unwrap();
+        assert_eq!(serde_json::from_str::<Quality>(&json).unwrap(), q);
+    }
 
     #[test]
     fn field_round_trip() {

@@ -4,7 +4,7 @@
 
 use std::time::SystemTime;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Quadrupole, Quality};
 use crate::acquisition::settings::Strategy;
@@ -45,7 +45,7 @@ pub struct Measurement {
 }
 
 /// A stored and published measurement record (protocol.md, "Measurement record").
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     /// Per-instrument number, +1 per record, never reused (survives restarts).
     pub seq: u64,

@@ -44,6 +44,11 @@ pub struct SimConfig {
     /// After this many seconds the boards stop answering: the next board command never returns
     /// (a hung acquisition, for the service watchdog). `None`: never.
     pub hang_after_s: Option<f64>,
+    /// After this many records the instrument's storage stops taking events for
+    /// `storage_stall_s` seconds (a stuck SD card: a test of the engine waiting for room).
+    /// `None`: never.
+    pub storage_stall_after: Option<u64>,
+    pub storage_stall_s: f64,
 }
 
 /// Contact resistance of an electrode that has lost contact with the ground \[Ω\].
@@ -68,6 +73,8 @@ impl Default for SimConfig {
             dead_electrodes: Vec::new(),
             supply_fault: false,
             hang_after_s: None,
+            storage_stall_after: None,
+            storage_stall_s: 10.0,
         }
     }
 }

@@ -1,68 +1,27 @@
-//! The pump: the consumer end of the engine's event ring. It gives every record its sequence
-//! number and makes it durable in its survey file before anything else sees it, then hands on
-//! what happened as [`Output`] for display or publication.
+//! The pump: the consumer end of the engine's event ring, and the one owner of everything the
+//! instrument keeps on disk — the survey files, the outbox journal and the sequence number.
+//!
+//! A record is durable in one step, before anyone sees it: its outbox entry is written and
+//! synced, then its survey row; only then is it handed on as [`Output::Record`]. A crash between
+//! the two writes leaves the record in the outbox only, and [`reconcile`] puts its row back at
+//! the next start; a survey row that is not in the outbox (a data directory from an older
+//! version) is put into the outbox. Publication (MQTT, WebSocket, status) only reads what the
+//! pump made durable.
+
+mod output;
+pub mod reconcile;
+pub mod thread;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::Path;
 
-use crate::acquisition::{Contact, EngineState, Event, Outcome, RunId, RunKind};
-use crate::hardware::FrontendError;
+use crate::acquisition::{Event, Outcome, RunId, RunKind};
+use crate::storage::journal::{GivenUp, Journal};
 use crate::storage::{StorageError, Store, SurveyWriter};
-use crate::survey::{Quadrupole, Record};
+use crate::survey::Record;
 
-/// What the pump stored or saw, in the order it happened.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Output {
-    State(EngineState),
-    RunStarted {
-        run: RunId,
-        kind: RunKind,
-        total: u32,
-        surveys: u32,
-    },
-    SurveyOpened {
-        run: RunId,
-        survey: String,
-        path: PathBuf,
-    },
-    Progress {
-        run: RunId,
-        done: u32,
-        total: u32,
-        eta_s: f64,
-    },
-    /// A record, already durable, with its waveform when the pump keeps them.
-    Record(Box<Record>, Option<Box<Waveform>>),
-    Health(crate::hardware::Health),
-    Contact {
-        run: RunId,
-        survey: Option<String>,
-        contact: Contact,
-    },
-    SelfTest {
-        run: RunId,
-        result: crate::acquisition::selftest::SelfTestResult,
-    },
-    Fault {
-        run: Option<RunId>,
-        quad: Option<Quadrupole>,
-        error: FrontendError,
-    },
-    Busy {
-        refused: RunId,
-    },
-    SurveyClosed {
-        run: RunId,
-        survey: String,
-        files: Vec<PathBuf>,
-        outcome: Outcome,
-    },
-    RunEnded {
-        run: RunId,
-        outcome: Outcome,
-        records: u32,
-    },
-}
+pub use output::{Output, Waveform};
+pub use reconcile::Reconciled;
 
 #[derive(Debug, Default)]
 struct RunInfo {
@@ -70,52 +29,59 @@ struct RunInfo {
     cmd_id: Option<String>,
 }
 
-/// The full waveform of one quadrupole, as published on `data/waveform`.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
-pub struct Waveform {
-    pub seq: u64,
-    pub survey: Option<String>,
-    pub a: u16,
-    pub b: u16,
-    pub m: u16,
-    pub n: u16,
-    /// Time since the quadrupole started \[s\].
-    pub t_s: Vec<f64>,
-    pub iab_ma: Vec<f64>,
-    pub vmn_mv: Vec<f64>,
-    /// +1, −1, or 0 during off time.
-    pub polarity: Vec<i8>,
-    /// Pulse index (stack × 2, + 1 for the − pulse).
-    pub pulse: Vec<u16>,
-}
-
 /// Turns engine events into durable files and [`Output`]s.
 #[derive(Debug)]
 pub struct Pump {
     store: Store,
+    journal: Journal,
     survey: Option<SurveyWriter>,
     runs: HashMap<RunId, RunInfo>,
     /// Samples of the quadrupole being measured, when waveforms are kept.
     waveform: Option<Waveform>,
+    /// Records the outbox gave up since last asked (over its size limit).
+    given_up: Vec<GivenUp>,
+    /// What the start-up reconciliation found and set right.
+    reconciled: Reconciled,
 }
 
 impl Pump {
-    pub fn new(store: Store) -> Self {
-        Self {
+    /// Opens the outbox in `<store>/outbox` (at most `outbox_max_bytes` unacknowledged) and
+    /// reconciles it with the survey files.
+    pub fn open(mut store: Store, outbox_max_bytes: u64) -> Result<Self, StorageError> {
+        let (journal, reconciled) = reconcile::reconcile(&mut store, outbox_max_bytes)?;
+        Ok(Self {
             store,
+            journal,
             survey: None,
             runs: HashMap::new(),
             waveform: None,
-        }
+            given_up: Vec::new(),
+            reconciled,
+        })
+    }
+
+    /// What the start-up reconciliation found and set right.
+    pub fn reconciled(&self) -> &Reconciled {
+        &self.reconciled
+    }
+
+    /// The outbox (acknowledgements, reading back what is unacknowledged).
+    pub fn journal(&mut self) -> &mut Journal {
+        &mut self.journal
+    }
+
+    /// Records given up by the outbox since the last call.
+    pub fn take_given_up(&mut self) -> Vec<GivenUp> {
+        std::mem::take(&mut self.given_up)
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.store.dir()
     }
 
     /// Keeps each quadrupole's samples and hands them on with its record.
     pub fn keep_waveforms(&mut self, keep: bool) {
         self.waveform = keep.then(Waveform::default);
-    }
-
-    pub fn store(&self) -> &Store {
-        &self.store
     }
 
     /// Tells the pump which command a run answers (its records carry the `cmd_id`).
@@ -146,6 +112,23 @@ impl Pump {
                 }))
             }
             None => Ok(None),
+        }
+    }
+
+    /// Outbox entry first, then the survey row; the sequence number is used up only once the
+    /// outbox holds the record.
+    fn make_durable(&mut self, record: &Record) -> Result<(), StorageError> {
+        let json = serde_json::to_string(record).map_err(|e| StorageError::Format {
+            path: self.journal.dir().to_path_buf(),
+            line: 0,
+            message: format!("record {} cannot be written as JSON: {e}", record.seq),
+        })?;
+        let given_up = self.journal.append(record.seq, &json)?;
+        self.given_up.extend(given_up);
+        self.store.raise_seq(record.seq);
+        match &mut self.survey {
+            Some(w) => w.append(record),
+            None => self.store.append_single(record),
         }
     }
 
@@ -212,13 +195,10 @@ impl Pump {
             }
             Event::Health(h) => Output::Health(h),
             Event::Record { run, measurement } => {
-                let seq = self.store.next_seq();
+                let seq = self.store.peek_next_seq()?;
                 let survey = self.survey.as_ref().map(|w| w.id().to_string());
                 let record = Record::new(&measurement, seq, survey, self.cmd_id(run));
-                match &mut self.survey {
-                    Some(w) => w.append(&record)?,
-                    None => self.store.append_single(&record)?,
-                }
+                self.make_durable(&record)?;
                 let waveform = self.waveform.as_mut().and_then(|wf| {
                     let full = std::mem::take(wf);
                     (!full.t_s.is_empty()).then(|| {
