@@ -52,6 +52,14 @@ impl Outbox {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// The last seq the pump made durable.
+    fn last_durable(&self) -> u64 {
+        self.pump
+            .stats()
+            .last_seq
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// A record the pump made durable; it is sent by the next [`Outbox::flush`].
     pub fn push(&mut self, seq: u64, json: String) {
         if self.fresh.len() == FRESH {
@@ -102,7 +110,14 @@ impl Outbox {
                             self.fetch(Some(cursor));
                             return;
                         }
-                        None => return,
+                        // Nothing newer in memory: the journal may still hold more (after a
+                        // read-back, or records made durable while the link was away).
+                        None => {
+                            if cursor < self.last_durable() {
+                                self.fetch(Some(cursor));
+                            }
+                            return;
+                        }
                     }
                 }
             };

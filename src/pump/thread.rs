@@ -34,7 +34,7 @@ const IDLE_WAIT: Duration = Duration::from_millis(250);
 /// How long after a wake-up the pump looks at the ring as if the engine were measuring.
 const WAKE_SPAN: Duration = Duration::from_secs(1);
 /// The acknowledged watermark is saved at most this often.
-const SAVE_EVERY: Duration = Duration::from_secs(1);
+const SAVE_EVERY: Duration = Duration::from_millis(250);
 
 /// What the pump thread sends, in order.
 #[derive(Debug)]

@@ -340,7 +340,8 @@ impl Journal {
         self.drop_acked_segments()
     }
 
-    /// Deletes segments wholly acknowledged, except the one being appended to.
+    /// Deletes segments wholly acknowledged, except the one being appended to. The watermark is
+    /// saved first: a record is never gone from the outbox while the saved watermark is below it.
     fn drop_acked_segments(&mut self) -> Result<(), StorageError> {
         let tail_first = self.segments.keys().next_back().copied();
         let done: Vec<u64> = self
@@ -349,6 +350,9 @@ impl Journal {
             .filter(|(first, s)| s.last_seq <= self.acked && Some(**first) != tail_first)
             .map(|(first, _)| *first)
             .collect();
+        if !done.is_empty() {
+            self.save_watermark()?;
+        }
         for first in done {
             if let Some(seg) = self.segments.remove(&first) {
                 fs::remove_file(&seg.path).map_err(StorageError::io(&seg.path))?;

@@ -116,6 +116,11 @@ impl Daemon {
 
     /// The same for instrument `id` (topics `ohmpi/<id>/...`).
     pub fn start_as(dir: &Path, port: u16, id: &str, extra: &str, web: &str) -> Daemon {
+        Daemon::start_sim(dir, port, id, "", extra, web)
+    }
+
+    /// The same with `sim` added to the `[sim]` section.
+    pub fn start_sim(dir: &Path, port: u16, id: &str, sim: &str, extra: &str, web: &str) -> Daemon {
         let config = dir.join("ohmpi.toml");
         std::fs::write(
             &config,
@@ -123,7 +128,7 @@ impl Daemon {
                 "[instrument]\nid = \"{id}\"\ndata_dir = \"{}\"\n\
                  [hardware]\nsystem = \"mb_2024_1_X__4_mux_2024_batt\"\n\
                  [acquisition]\ninjection_duration = 0.05\nrt_priority = 0\n\
-                 [sim]\nnoise = false\n\
+                 [sim]\nnoise = false\n{sim}\n\
                  [mqtt]\nport = {port}\nsoh_interval_s = 1\n{extra}\n[web]\n{web}",
                 dir.join("data").display()
             ),
