@@ -16,9 +16,9 @@ use crate::survey::generate::generate;
 use crate::survey::{Quadrupole, Sequence};
 
 /// Where a reply goes.
-struct Target {
-    reply_to: Option<String>,
-    compat: bool,
+pub(super) struct Target {
+    pub(super) reply_to: Option<String>,
+    pub(super) compat: bool,
 }
 
 impl Daemon {
@@ -51,12 +51,12 @@ impl Daemon {
         }
     }
 
-    fn error(&mut self, to: &Target, req: &Request, body: ErrorBody) {
+    pub(super) fn error(&mut self, to: &Target, req: &Request, body: ErrorBody) {
         let reply = Reply::error(req.cmd_id.clone(), req.cmd_name.clone(), body);
         self.send_reply(to, &reply);
     }
 
-    fn done(&mut self, to: &Target, req: &Request, result: Option<Value>) {
+    pub(super) fn done(&mut self, to: &Target, req: &Request, result: Option<Value>) {
         let reply = Reply::done(req.cmd_id.clone(), req.cmd_name.clone(), result);
         self.send_reply(to, &reply);
     }
@@ -363,28 +363,10 @@ impl Daemon {
                     return;
                 }
             }
-            Command::GetData { survey_names, full } => {
-                compat::get_data_reply(
-                    &req.cmd_id,
-                    &self.inst.data_dir,
-                    survey_names.as_deref(),
-                    full,
-                )
-                .map(|v| {
-                    if to.compat {
-                        // OhmPi's page reads the reply itself, as its controller shapes it.
-                        self.publish_compat_data(&v);
-                    }
-                    Some(v)
-                })
-                .map_err(|e| ErrorBody::new(ErrorCode::Internal, e.to_string()))
+            Command::GetData { .. } | Command::ListSurveys | Command::Export { .. } => {
+                self.spawn_read(req, to);
+                return;
             }
-            Command::ListSurveys => self.list_surveys(),
-            Command::Export {
-                survey,
-                format,
-                elec_spacing,
-            } => self.export(&survey, format, elec_spacing),
             Command::SetTime { date } => {
                 if !self.config.control.allow_set_time {
                     Err(not_permitted("set_time", "allow_set_time"))
@@ -408,14 +390,6 @@ impl Daemon {
                     Ok(None)
                 }
             }
-        };
-        // OhmPi's page got its get_data reply in its own shape already.
-        let to = match req.command {
-            Command::GetData { .. } => Target {
-                compat: false,
-                ..to
-            },
-            _ => to,
         };
         match result {
             Ok(v) => self.done(&to, &req, v),

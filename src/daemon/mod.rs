@@ -8,6 +8,7 @@ mod files;
 mod outbox;
 mod outputs;
 mod publish;
+mod reads;
 mod status;
 mod web;
 
@@ -108,6 +109,8 @@ pub struct Daemon {
     /// What the start-up reconciliation of the data directory set right, published as error
     /// events once the broker first answers.
     findings: Vec<String>,
+    /// Reads of stored surveys under way on the blocking pool.
+    reads: reads::Reads,
 }
 
 /// Runs the daemon until `shutdown` resolves or a command stops it.
@@ -193,6 +196,7 @@ impl Daemon {
                 web: None,
                 web_commands: None,
                 findings,
+                reads: reads::Reads::new(),
             },
             outputs,
             link_task,
@@ -225,6 +229,7 @@ impl Daemon {
             tokio::select! {
                 Some(cmd) = web::next_web_command(&mut web_commands) => self.on_command(&cmd.payload, false),
                 Some(p) = outputs.recv() => self.on_pumped(p),
+                Some(done) = self.reads.rx.recv() => self.on_read_done(done),
                 Some(ev) = link_task.events.recv() => self.on_link(ev),
                 Some(log) = logs.recv() => self.on_log(log),
                 _ = soh_tick.tick() => self.publish_soh(),
