@@ -163,12 +163,26 @@ pub fn scan(bus: &mut Bus) -> Vec<u8> {
 pub fn cpu_temperature_c() -> Option<f64> {
     // rppal has no temperature reading: the kernel's thermal zone is the source on every model.
     let text = std::fs::read_to_string(Path::new(CPU_THERMAL_ZONE)).ok()?;
-    crate::soh::parse_thermal(&text)
+    parse_thermal(&text)
+}
+
+/// °C from a thermal zone's `temp` (milli-degrees C, e.g. `"48312"`; may be negative).
+pub fn parse_thermal(text: &str) -> Option<f64> {
+    let milli = text.trim().parse::<f64>().ok().filter(|x| x.is_finite())?;
+    Some(milli / 1000.0)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thermal() {
+        assert_eq!(parse_thermal("48312\n"), Some(48.312));
+        assert_eq!(parse_thermal("-5000"), Some(-5.0));
+        assert_eq!(parse_thermal(""), None);
+        assert_eq!(parse_thermal("hot"), None);
+    }
 
     #[test]
     fn not_a_pi_says_what_to_do() {

@@ -130,12 +130,6 @@ pub fn parse_meminfo(text: &str) -> MemInfo {
     info
 }
 
-/// °C from a thermal zone's `temp` (milli-degrees C, e.g. `"48312"`; may be negative).
-pub fn parse_thermal(text: &str) -> Option<f64> {
-    let milli = text.trim().parse::<f64>().ok().filter(|x| x.is_finite())?;
-    Some(milli / 1000.0)
-}
-
 /// Free (for unprivileged users) and total space of the file system holding `path` \[MiB\].
 #[cfg(unix)]
 pub fn disk_space(path: &Path) -> Option<(f64, f64)> {
@@ -269,13 +263,6 @@ mod tests {
         assert_eq!(parse_meminfo(""), MemInfo::default());
     }
 
-    #[test]
-    fn thermal() {
-        assert_eq!(parse_thermal("48312\n"), Some(48.312));
-        assert_eq!(parse_thermal("-5000"), Some(-5.0));
-        assert_eq!(parse_thermal(""), None);
-        assert_eq!(parse_thermal("hot"), None);
-    }
 
     #[cfg(target_os = "linux")]
     #[test]

@@ -13,7 +13,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::storage::journal::{Journal, OpenReport};
-use crate::storage::store::{self, cut_partial_tail, record_files};
+use crate::storage::file::{append_row, cut_partial_tail};
+use crate::storage::store::{last_seq_in, record_files};
 use crate::storage::{
     csv, read_survey, record_from_row, StorageError, Store, CONTACT_COLUMNS, MAX_SEQ,
     SURVEY_COLUMNS, WAVEFORM_COLUMNS,
@@ -173,7 +174,7 @@ pub fn reconcile(store: &mut Store, max_bytes: u64) -> Result<(Journal, Reconcil
     for (path, records) in &by_file {
         let present = seqs_in(path)?;
         for r in records.iter().filter(|r| !present.contains(&r.seq)) {
-            store::append_row(path, &crate::storage::columns::survey_row(r))?;
+            append_row(path, &crate::storage::columns::survey_row(r))?;
             out.rows_restored += 1;
         }
     }
@@ -182,7 +183,7 @@ pub fn reconcile(store: &mut Store, max_bytes: u64) -> Result<(Journal, Reconcil
     let in_journal: BTreeSet<u64> = unacked.iter().map(|(s, _)| *s).collect();
     let mut missing: Vec<(u64, String)> = Vec::new();
     for path in record_files(&dir)? {
-        if store::last_seq_in(&path).is_none_or(|s| s <= journal.acked()) {
+        if last_seq_in(&path).is_none_or(|s| s <= journal.acked()) {
             continue;
         }
         let table = match read_survey(&path) {

@@ -17,7 +17,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::store::sync_dir;
+use super::file::sync_dir;
 use super::{StorageError, MAX_SEQ};
 
 /// Records per segment file.

@@ -8,6 +8,7 @@
 pub(crate) mod columns;
 pub mod csv;
 pub mod export;
+pub(crate) mod file;
 pub mod journal;
 mod read;
 pub(crate) mod store;

@@ -5,7 +5,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use super::columns::{self, CONTACT_COLUMNS, WAVEFORM_COLUMNS};
-use super::store::{create_with_header, open_records, sync_dir};
+use super::file::{create_with_header, open_records, sync_dir};
 use super::StorageError;
 use crate::acquisition::{Contact, Sample};
 use crate::survey::Record;

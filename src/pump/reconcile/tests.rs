@@ -167,7 +167,7 @@ fn a_row_torn_by_a_full_disk_is_cut_before_the_next_row() {
     f.flush().unwrap();
     let mut store = Store::open(dir.path()).unwrap();
     reconcile(&mut store, 1 << 30).unwrap();
-    crate::storage::store::append_row(&dir.path().join(SURVEY), &survey_row(&rec(2))).unwrap();
+    crate::storage::file::append_row(&dir.path().join(SURVEY), &survey_row(&rec(2))).unwrap();
     let table = read_survey(&dir.path().join(SURVEY)).unwrap();
     assert_eq!(table.rows.len(), 2);
 }
