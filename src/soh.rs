@@ -263,7 +263,6 @@ mod tests {
         assert_eq!(parse_meminfo(""), MemInfo::default());
     }
 
-
     #[cfg(target_os = "linux")]
     #[test]
     fn clock_verdict() {

@@ -141,13 +141,9 @@ fn export(
     format: ExportFormat,
     spacing: Option<f64>,
 ) -> Result<Option<Value>, ErrorBody> {
-    let stem = survey.strip_suffix(".csv").unwrap_or(survey);
-    let stem = if stem.starts_with("measurements_") {
-        stem.to_string()
-    } else {
-        format!("measurements_{stem}")
-    };
-    let path = ctx.data_dir.join(format!("{stem}.csv"));
+    let path = ctx
+        .data_dir
+        .join(format!("{}.csv", crate::storage::survey_stem(survey)));
     if !path.is_file() {
         return Err(ErrorBody::invalid(
             "survey",

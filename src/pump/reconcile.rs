@@ -12,8 +12,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::storage::journal::{Journal, OpenReport};
 use crate::storage::file::{append_row, cut_partial_tail};
+use crate::storage::journal::{Journal, OpenReport};
 use crate::storage::store::{last_seq_in, record_files};
 use crate::storage::{
     csv, read_survey, record_from_row, StorageError, Store, CONTACT_COLUMNS, MAX_SEQ,

@@ -26,6 +26,18 @@ pub use survey_file::SurveyWriter;
 /// crafted row) and is never trusted.
 pub const MAX_SEQ: u64 = (1 << 53) - 1;
 
+/// The stem of a survey's files from the name a user gives it: `20261122T211305`,
+/// `measurements_20261122T211305` and `measurements_20261122T211305.csv` all give
+/// `measurements_20261122T211305`.
+pub fn survey_stem(name: &str) -> String {
+    let stem = name.strip_suffix(".csv").unwrap_or(name);
+    if stem.starts_with("measurements_") {
+        stem.to_string()
+    } else {
+        format!("measurements_{stem}")
+    }
+}
+
 /// A storage failure, naming the file.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {

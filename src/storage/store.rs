@@ -44,7 +44,6 @@ pub(crate) fn holds_records(name: &str) -> bool {
     is_survey_file(name) || name == SINGLE_FILE
 }
 
-
 /// The `seq` of the last complete row of a survey file (numbers beyond [`MAX_SEQ`] are not
 /// sequence numbers the instrument gave, and are passed over).
 pub(crate) fn last_seq_in(path: &Path) -> Option<u64> {
@@ -202,7 +201,3 @@ pub(crate) fn record_files(dir: &Path) -> Result<Vec<PathBuf>, StorageError> {
     out.sort();
     Ok(out)
 }
-
-
-
-
