@@ -34,7 +34,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// The instrument daemon: measures on command, publishes over MQTT (see protocol.md).
+    /// The instrument daemon: measures on command, publishes over MQTT (see docs/mqtt.md).
     Run,
     /// Everything at once, nothing installed: an embedded broker, the simulator, monitoring.
     Demo,
@@ -169,10 +169,9 @@ enum SeqCmd {
 fn init_logging(level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
+    use tracing_subscriber::prelude::*;
+    tracing_subscriber::registry()
+        .with(ohmpi::telemetry::stderr_layer().with_filter(filter))
         .init();
 }
 
