@@ -296,18 +296,22 @@ fn unauthorized(e: AuthError) -> Response {
 }
 
 /// The token of `Authorization: Bearer`, else of `?token=`.
-fn authorize(
-    s: &AppState,
-    headers: &HeaderMap,
-    query: &HashMap<String, String>,
-) -> Result<Holder, AuthError> {
+fn token_of<'a>(headers: &'a HeaderMap, query: &'a HashMap<String, String>) -> Option<&'a str> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    let token = bearer.or(query.get("token").map(String::as_str));
-    s.tokens.check(token).inspect_err(|e| {
+    bearer.or(query.get("token").map(String::as_str))
+}
+
+/// Who holds the request's token ([`token_of`]), or why it is refused.
+fn authorize(
+    s: &AppState,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+) -> Result<Holder, AuthError> {
+    s.tokens.check(token_of(headers, query)).inspect_err(|e| {
         tracing::info!("dashboard request refused: {e}");
     })
 }
@@ -332,13 +336,16 @@ async fn ws(
     let limit = s.hub.limits().max_frame;
     let cap = (limit * 4).max(1 << 20);
     let hub = s.hub.clone();
+    // Closed when the token is revoked, removed or expires.
+    let token = token_of(&headers, &query).unwrap_or_default().to_string();
+    let refused = s.tokens.clone().until_refused(token, holder.clone());
     upgrade
         .max_message_size(cap)
         .max_frame_size(cap)
         // Browsers send little: a small read buffer keeps each connection's memory small
         // (the default is 128 KiB), which counts with many browsers on a Raspberry Pi.
         .read_buffer_size(READ_BUFFER)
-        .on_upgrade(move |socket| hub.serve_client(socket, holder.role))
+        .on_upgrade(move |socket| hub.serve_client(socket, holder.role, refused))
 }
 
 async fn files(
