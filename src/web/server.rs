@@ -375,11 +375,30 @@ async fn files(
     } else {
         format!("measurements_{stem}")
     };
+    let format = query.get("format").cloned().unwrap_or_else(|| "csv".into());
+    // Reading and converting a survey file waits on the disk: not on the async workers, which
+    // serve every other connection.
+    let files = Arc::clone(files);
+    match tokio::task::spawn_blocking(move || survey_file(&files, &survey, &stem, &format)).await {
+        Ok(response) => response,
+        Err(e) => {
+            tracing::error!("dashboard: reading a survey file failed: {e}");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(json!({ "error": "reading the survey file failed" })),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// The response to `GET /files/<survey>?format=<format>`, the file `<stem>.csv`: reads the disk.
+fn survey_file(files: &Files, survey: &str, stem: &str, format: &str) -> Response {
+    let not_found = |msg: String| (StatusCode::NOT_FOUND, Json(json!({ "error": msg })));
     let path = files.data_dir.join(format!("{stem}.csv"));
     if !path.is_file() {
         return not_found(format!("no survey {survey}")).into_response();
     }
-    let format = query.get("format").map(String::as_str).unwrap_or("csv");
     let body = match format {
         "csv" => std::fs::read(&path).map_err(|e| e.to_string()),
         "pygimli" | "protocol" => export(&path, format == "pygimli", &files.geometry),
