@@ -11,13 +11,14 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use tokio_rustls::rustls;
 
 use super::auth::{AuthError, Holder, Tokens};
 use super::hub::Hub;
+use super::listener::{self, Conn, ConnLimits};
 use crate::survey::Geometry;
 
 /// Read buffer of each WebSocket connection, bytes.
@@ -50,17 +51,17 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Binds `addr` and serves `state` on it in a task of its own; an address that cannot be bound
-/// is an error for the caller to report (the instrument goes on without its dashboard).
-pub async fn spawn(addr: SocketAddr, state: AppState) -> std::io::Result<SocketAddr> {
+/// Binds `addr` and serves `state` on it in a task of its own, within `limits` (see
+/// [`super::listener`]); an address that cannot be bound is an error for the caller to report
+/// (the instrument goes on without its dashboard).
+pub async fn spawn(
+    addr: SocketAddr,
+    state: AppState,
+    limits: ConnLimits,
+) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
-    let app = router(state);
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!("dashboard server stopped: {e}");
-        }
-    });
+    tokio::spawn(listener::serve(listener, router(state), limits, None));
     Ok(local)
 }
 
@@ -163,65 +164,18 @@ pub async fn spawn_tls(
     addr: SocketAddr,
     state: AppState,
     tls: Arc<rustls::ServerConfig>,
+    limits: ConnLimits,
 ) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
-    let app = router(state);
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    tokio::spawn(async move {
-        loop {
-            let (tcp, peer) = match listener.accept().await {
-                Ok(c) => c,
-                Err(e) => {
-                    // As axum::serve: per-connection errors are passed over, others (too many
-                    // open files, ...) are waited out.
-                    tracing::debug!("dashboard: accept: {e}");
-                    if !is_connection_error(&e) {
-                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                    }
-                    continue;
-                }
-            };
-            let acceptor = acceptor.clone();
-            let app = app.clone();
-            tokio::spawn(async move {
-                let handshake =
-                    tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await;
-                let stream = match handshake {
-                    Ok(Ok(s)) => s,
-                    Ok(Err(e)) => {
-                        tracing::debug!("dashboard: TLS handshake with {peer} failed: {e}");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::debug!("dashboard: TLS handshake with {peer} timed out");
-                        return;
-                    }
-                };
-                let service = hyper_util::service::TowerToHyperService::new(app);
-                let served = hyper::server::conn::http1::Builder::new()
-                    .timer(hyper_util::rt::TokioTimer::new())
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .with_upgrades()
-                    .await;
-                if let Err(e) = served {
-                    tracing::debug!("dashboard: connection from {peer}: {e}");
-                }
-            });
-        }
-    });
+    tokio::spawn(listener::serve(
+        listener,
+        router(state),
+        limits,
+        Some(acceptor),
+    ));
     Ok(local)
-}
-
-/// A client that opens a connection and says nothing is let go after this.
-const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
-fn is_connection_error(e: &std::io::Error) -> bool {
-    use std::io::ErrorKind::*;
-    matches!(
-        e.kind(),
-        ConnectionRefused | ConnectionAborted | ConnectionReset
-    )
 }
 
 struct Asset {
@@ -305,25 +259,33 @@ fn token_of<'a>(headers: &'a HeaderMap, query: &'a HashMap<String, String>) -> O
     bearer.or(query.get("token").map(String::as_str))
 }
 
-/// Who holds the request's token ([`token_of`]), or why it is refused.
+/// Who holds the request's token ([`token_of`]), or why it is refused. A valid token lets the
+/// connection `conn` stay open past its first seconds.
 fn authorize(
     s: &AppState,
+    conn: Option<&Conn>,
     headers: &HeaderMap,
     query: &HashMap<String, String>,
 ) -> Result<Holder, AuthError> {
-    s.tokens.check(token_of(headers, query)).inspect_err(|e| {
+    let holder = s.tokens.check(token_of(headers, query)).inspect_err(|e| {
         tracing::info!("dashboard request refused: {e}");
-    })
+    })?;
+    if let Some(c) = conn {
+        c.authenticated();
+    }
+    Ok(holder)
 }
 
 async fn ws(
     State(s): State<AppState>,
+    conn: Option<Extension<Conn>>,
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     // The token first: a request without one is told so, WebSocket or not.
-    let holder = match authorize(&s, &headers, &query) {
+    let conn = conn.map(|Extension(c)| c);
+    let holder = match authorize(&s, conn.as_ref(), &headers, &query) {
         Ok(h) => h,
         Err(e) => return unauthorized(e),
     };
@@ -345,16 +307,21 @@ async fn ws(
         // Browsers send little: a small read buffer keeps each connection's memory small
         // (the default is 128 KiB), which counts with many browsers on a Raspberry Pi.
         .read_buffer_size(READ_BUFFER)
-        .on_upgrade(move |socket| hub.serve_client(socket, holder.role, refused))
+        .on_upgrade(move |socket| async move {
+            // The connection keeps its place (web.max_connections) while the socket is open.
+            let _conn = conn;
+            hub.serve_client(socket, holder.role, refused).await
+        })
 }
 
 async fn files(
     State(s): State<AppState>,
+    conn: Option<Extension<Conn>>,
     headers: HeaderMap,
     Path(survey): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Err(e) = authorize(&s, &headers, &query) {
+    if let Err(e) = authorize(&s, conn.as_deref(), &headers, &query) {
         return unauthorized(e);
     }
     let not_found = |msg: String| (StatusCode::NOT_FOUND, Json(json!({ "error": msg })));
