@@ -131,7 +131,7 @@ enum TokenCmd {
     },
     /// List the tokens: id, name, role, created, expires, revoked (never the secret).
     List,
-    /// Revoke a token by its id; it is refused from the next connection on.
+    /// Revoke a token by its id: refused from now on, its open dashboard connections closed.
     Revoke { id: String },
 }
 
