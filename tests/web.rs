@@ -414,6 +414,7 @@ fn revoked_and_expired_tokens_close_their_open_websockets() {
     });
     let took = at - revoked_at;
     assert!(took < SECS(1), "closed {took:?} after the revoke");
+    eprintln!("the revoked token's WebSocket closed {took:?} after the revoke");
     assert_eq!(code, 1008, "{reason}");
     assert_eq!(reason, "token revoked");
 
@@ -431,6 +432,7 @@ fn revoked_and_expired_tokens_close_their_open_websockets() {
     );
     let late = at.saturating_duration_since(expires);
     assert!(late < SECS(1), "closed {late:?} after the token expired");
+    eprintln!("the expired token's WebSocket closed {late:?} after the expiry");
     assert_eq!(code, 1008, "{reason}");
     assert!(reason.starts_with("token expired"), "{reason}");
 
