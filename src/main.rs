@@ -34,7 +34,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// The instrument daemon: measures on command, publishes over MQTT (see protocol.md).
+    /// The instrument daemon: measures on command, publishes over MQTT (see docs/mqtt.md).
     Run,
     /// Everything at once, nothing installed: an embedded broker, the simulator, monitoring.
     Demo,
@@ -44,12 +44,14 @@ enum Cmd {
         cmd: String,
         /// Arguments as key=value (values in JSON: nb_stack=2, quad=[1,4,2,3]).
         args: Vec<String>,
-        /// Follow a run to its end with a progress bar.
+        /// Follow a run to its end with a progress bar. Ends with an error if the instrument goes
+        /// offline, on Ctrl-C or SIGTERM (the run goes on), or at --timeout.
         #[arg(long)]
         watch: bool,
-        /// Seconds to wait for the reply (and, with --watch, for the end of the run).
-        #[arg(long, default_value_t = 10)]
-        timeout: u64,
+        /// Seconds to wait for the reply (default 10), or with --watch for the end of the run
+        /// (default 3600).
+        #[arg(long, value_name = "SECONDS")]
+        timeout: Option<u64>,
     },
     /// Run one survey of a sequence; the last line on stdout is the survey CSV path.
     Survey {
@@ -129,7 +131,7 @@ enum TokenCmd {
     },
     /// List the tokens: id, name, role, created, expires, revoked (never the secret).
     List,
-    /// Revoke a token by its id; it is refused from the next connection on.
+    /// Revoke a token by its id: refused from now on, its open dashboard connections closed.
     Revoke { id: String },
 }
 
@@ -169,10 +171,9 @@ enum SeqCmd {
 fn init_logging(level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
+    use tracing_subscriber::prelude::*;
+    tracing_subscriber::registry()
+        .with(ohmpi::telemetry::stderr_layer().with_filter(filter))
         .init();
 }
 
@@ -188,8 +189,11 @@ fn run(cli: Cli) -> Result<()> {
             watch,
             timeout,
         } => {
-            let timeout =
-                std::time::Duration::from_secs(if watch { timeout.max(86_400) } else { timeout });
+            let timeout = std::time::Duration::from_secs(timeout.unwrap_or(if watch {
+                cli::ctl::DEFAULT_WATCH_TIMEOUT_S
+            } else {
+                cli::ctl::DEFAULT_TIMEOUT_S
+            }));
             cli::ctl::run(&config()?, &cmd, &args, watch, timeout)?;
         }
         Cmd::Survey { sequence } => {

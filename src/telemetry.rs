@@ -1,6 +1,7 @@
 //! Log events for the wire: a tracing layer that turns each event at or above a level into a
 //! [`LogEvent`] and hands it over a bounded channel without ever waiting (a full channel drops
-//! the event and counts it), so a log storm cannot slow anything down.
+//! the event and counts it), so a log storm cannot slow anything down. And the format of the
+//! logs on stderr: colours only on a terminal.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -48,6 +49,29 @@ pub fn channel_layer(
         rx,
         dropped,
     )
+}
+
+/// Whether the logs on stderr may hold ANSI colour codes: only when stderr is a terminal (not
+/// the journal, a file or a pipe, where the escape codes would be noise).
+pub fn stderr_colours() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal()
+}
+
+/// The human-readable log layer on stderr: no target, colours only on a terminal.
+pub fn stderr_layer<S>() -> tracing_subscriber::fmt::Layer<
+    S,
+    tracing_subscriber::fmt::format::DefaultFields,
+    tracing_subscriber::fmt::format::Format,
+    fn() -> std::io::Stderr,
+>
+where
+    S: Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr as fn() -> std::io::Stderr)
+        .with_target(false)
+        .with_ansi(stderr_colours())
 }
 
 #[derive(Default)]

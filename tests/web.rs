@@ -358,3 +358,86 @@ fn a_taken_address_leaves_the_daemon_measuring() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Reads `ws` (bounded) until the server's close frame; its code, reason and arrival. Text
+/// frames before it are passed over. `None`: the connection is still open after `timeout`.
+fn close_frame(ws: &mut Ws, timeout: Duration) -> Option<(u16, String, Instant)> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        match ws.read() {
+            Ok(Message::Close(frame)) => {
+                let at = Instant::now();
+                let (code, reason) = frame
+                    .map(|f| (u16::from(f.code), f.reason.to_string()))
+                    .unwrap_or((0, String::new()));
+                return Some((code, reason, at));
+            }
+            Ok(_) => {}
+            Err(tokio_tungstenite::tungstenite::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => panic!("the connection ended without a close frame: {e}"),
+        }
+    }
+    None
+}
+
+#[test]
+fn revoked_and_expired_tokens_close_their_open_websockets() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_broker, daemon, port) = start(dir.path(), "");
+    let revoked = add_token(&daemon.config, "operator", &["--name", "revoked"]);
+    let kept = add_token(&daemon.config, "operator", &["--name", "kept"]);
+    let made = Instant::now();
+    let expiring = add_token(&daemon.config, "operator", &["--expires", "4s"]);
+    let expires = made + SECS(4);
+    let hello = |ws: &mut Ws| {
+        wait(ws, "hello", SECS(5), |m| m["type"] == "hello");
+    };
+    let mut a = connect(port, &revoked);
+    hello(&mut a);
+    let mut b = connect(port, &kept);
+    hello(&mut b);
+    let mut c = connect(port, &expiring);
+    hello(&mut c);
+
+    // Revoked: closed within a second of `ohmpi token revoke` returning, with the reason.
+    token_cmd(&daemon.config, &["revoke", "1"]);
+    let revoked_at = Instant::now();
+    let (code, reason, at) = close_frame(&mut a, SECS(3)).unwrap_or_else(|| {
+        panic!(
+            "the revoked token's WebSocket is still open 3 s later: {}",
+            daemon.log()
+        )
+    });
+    let took = at - revoked_at;
+    assert!(took < SECS(1), "closed {took:?} after the revoke");
+    eprintln!("the revoked token's WebSocket closed {took:?} after the revoke");
+    assert_eq!(code, 1008, "{reason}");
+    assert_eq!(reason, "token revoked");
+
+    // Expired: closed when the token expires (not before), within a second, with the reason.
+    let (code, reason, at) = close_frame(&mut c, SECS(8)).unwrap_or_else(|| {
+        panic!(
+            "the expired token's WebSocket is still open: {}",
+            daemon.log()
+        )
+    });
+    assert!(
+        at + Duration::from_millis(100) >= expires,
+        "closed {:?} before the token expired",
+        expires - at
+    );
+    let late = at.saturating_duration_since(expires);
+    assert!(late < SECS(1), "closed {late:?} after the token expired");
+    eprintln!("the expired token's WebSocket closed {late:?} after the expiry");
+    assert_eq!(code, 1008, "{reason}");
+    assert!(reason.starts_with("token expired"), "{reason}");
+
+    // The other token's socket was told nothing and still works.
+    assert_eq!(close_frame(&mut b, Duration::from_millis(300)), None);
+    send(&mut b, json!({"cmd_id": "s1", "cmd": "get_status"}));
+    reply(&mut b, "s1", "done");
+}

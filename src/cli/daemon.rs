@@ -35,12 +35,7 @@ pub fn run_with(config: Config, log_level: &str, autostart: Option<String>) -> R
     let filter = tracing_subscriber::EnvFilter::try_new(format!("{log_level},rumqttd=off"))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
-                .with_target(false)
-                .with_filter(filter),
-        )
+        .with(ohmpi::telemetry::stderr_layer().with_filter(filter))
         .with(layer)
         .init();
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -79,6 +79,7 @@ pub fn run(mut config: Config, args: Args) -> Result<ExitCode> {
         },
         tokens: Arc::new(ohmpi::web::auth::Tokens::new(tokens.clone())),
         client_tag: tag,
+        connections: ohmpi::web::listener::ConnLimits::new(config.web.max_connections),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -15,6 +15,7 @@ pub struct RawWeb {
     pub tokens_file: Option<PathBuf>,
     pub max_frame_kib: Option<u32>,
     pub client_queue: Option<u32>,
+    pub max_connections: Option<u32>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
 }
@@ -32,6 +33,9 @@ pub struct WebConfig {
     pub max_frame_bytes: usize,
     /// Messages kept for a browser that falls behind, at most.
     pub client_queue: usize,
+    /// Connections open at once, at most (HTTP and WebSocket); more are closed unread. Each is
+    /// a file descriptor: the bound keeps them well below the process's open-file limit.
+    pub max_connections: usize,
     /// HTTPS (and wss://) with this certificate and key; `None`: plain HTTP.
     pub tls: Option<WebTls>,
 }
@@ -88,6 +92,13 @@ pub fn validate_web(raw: &RawWeb) -> Result<WebConfig, FieldError> {
             format!("must be between 16 and 65536, got {client_queue}"),
         ));
     }
+    let max_connections = raw.max_connections.unwrap_or(256);
+    if !(1..=16_384).contains(&max_connections) {
+        return Err(FieldError::new(
+            "web.max_connections",
+            format!("must be between 1 and 16384, got {max_connections}"),
+        ));
+    }
     if raw
         .tokens_file
         .as_ref()
@@ -131,6 +142,7 @@ pub fn validate_web(raw: &RawWeb) -> Result<WebConfig, FieldError> {
         tokens_file: raw.tokens_file.clone(),
         max_frame_bytes: max_frame_kib as usize * 1024,
         client_queue: client_queue as usize,
+        max_connections: max_connections as usize,
         tls,
     })
 }

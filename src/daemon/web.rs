@@ -35,10 +35,13 @@ impl Daemon {
                 geometry: self.inst.geometry.clone(),
             })),
         };
+        let limits = crate::web::listener::ConnLimits::new(web.max_connections);
         let served = match &web.tls {
-            None => crate::web::server::spawn(web.listen, state).await,
+            None => crate::web::server::spawn(web.listen, state, limits).await,
             Some(tls) => match crate::web::server::tls_config(&tls.cert, &tls.key) {
-                Ok(config) => crate::web::server::spawn_tls(web.listen, state, config).await,
+                Ok(config) => {
+                    crate::web::server::spawn_tls(web.listen, state, config, limits).await
+                }
                 Err(e) => {
                     tracing::error!(
                         "dashboard: TLS: {e} (web.tls_cert, web.tls_key); measuring goes on \

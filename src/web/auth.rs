@@ -14,7 +14,9 @@
 //!
 //! A token is `ohmpi_` followed by 43 base64url characters (32 bytes from the OS's random
 //! source). It is shown once, when made; only its salted hash is kept. Checks compare hashes in
-//! constant time and read the file again whenever it changed, so a revoke takes effect at once.
+//! constant time and read the file again whenever it changed, so a revoke takes effect at once:
+//! for new requests, and for open WebSockets too, which are closed when their token is revoked,
+//! removed, or expires ([`Tokens::until_refused`], in auth/watch.rs).
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -316,6 +318,10 @@ pub fn parse_validity(s: &str) -> Result<Duration, String> {
 pub struct Tokens {
     path: PathBuf,
     cache: Mutex<Cached>,
+    /// Bumped whenever the file changes (seen through inotify), for the open WebSockets.
+    changed: tokio::sync::watch::Sender<u64>,
+    /// The file's watcher, started with the first WebSocket.
+    watching: std::sync::Once,
 }
 
 struct Cached {
@@ -328,6 +334,8 @@ struct Cached {
 pub struct Holder {
     pub id: String,
     pub role: Role,
+    /// When the token expires (`None`: it does not).
+    pub expires: Option<SystemTime>,
 }
 
 impl Tokens {
@@ -338,6 +346,8 @@ impl Tokens {
                 stamp: None,
                 file: Ok(TokenFile::default()),
             }),
+            changed: tokio::sync::watch::Sender::new(0),
+            watching: std::sync::Once::new(),
         }
     }
 
@@ -367,9 +377,15 @@ impl Tokens {
         Ok(Holder {
             id: t.id.clone(),
             role: t.role,
+            expires: t
+                .expires
+                .as_deref()
+                .and_then(crate::timestamp::parse_rfc3339),
         })
     }
 }
+
+mod watch;
 
 #[cfg(test)]
 mod tests;

@@ -50,6 +50,8 @@ pub struct GatewayOptions {
     pub tokens: Arc<super::auth::Tokens>,
     /// Tags the browsers' ids (`ws-<tag>-<n>`), distinct from other dashboards on the broker.
     pub client_tag: String,
+    /// How many connections the server keeps open, and how long they have to authenticate.
+    pub connections: super::listener::ConnLimits,
 }
 
 /// `(id, topic relative to <root>/<id>)` of a topic under `root`.
@@ -78,7 +80,7 @@ impl Gateway {
             tokens: opts.tokens,
             files: None,
         };
-        let addr = server::spawn(opts.listen, state).await?;
+        let addr = server::spawn(opts.listen, state, opts.connections).await?;
         let (link, link_task) = Link::start(opts.mqtt, String::new(), MAX_MESSAGE);
         let task = tokio::spawn(forward(
             hub.clone(),

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod gateway;
 pub mod hub;
+pub mod listener;
 pub mod server;
 
 pub use auth::Role;

@@ -11,13 +11,14 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use tokio_rustls::rustls;
 
 use super::auth::{AuthError, Holder, Tokens};
 use super::hub::Hub;
+use super::listener::{self, Conn, ConnLimits};
 use crate::survey::Geometry;
 
 /// Read buffer of each WebSocket connection, bytes.
@@ -50,17 +51,17 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Binds `addr` and serves `state` on it in a task of its own; an address that cannot be bound
-/// is an error for the caller to report (the instrument goes on without its dashboard).
-pub async fn spawn(addr: SocketAddr, state: AppState) -> std::io::Result<SocketAddr> {
+/// Binds `addr` and serves `state` on it in a task of its own, within `limits` (see
+/// [`super::listener`]); an address that cannot be bound is an error for the caller to report
+/// (the instrument goes on without its dashboard).
+pub async fn spawn(
+    addr: SocketAddr,
+    state: AppState,
+    limits: ConnLimits,
+) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
-    let app = router(state);
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!("dashboard server stopped: {e}");
-        }
-    });
+    tokio::spawn(listener::serve(listener, router(state), limits, None));
     Ok(local)
 }
 
@@ -163,65 +164,18 @@ pub async fn spawn_tls(
     addr: SocketAddr,
     state: AppState,
     tls: Arc<rustls::ServerConfig>,
+    limits: ConnLimits,
 ) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
-    let app = router(state);
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    tokio::spawn(async move {
-        loop {
-            let (tcp, peer) = match listener.accept().await {
-                Ok(c) => c,
-                Err(e) => {
-                    // As axum::serve: per-connection errors are passed over, others (too many
-                    // open files, ...) are waited out.
-                    tracing::debug!("dashboard: accept: {e}");
-                    if !is_connection_error(&e) {
-                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                    }
-                    continue;
-                }
-            };
-            let acceptor = acceptor.clone();
-            let app = app.clone();
-            tokio::spawn(async move {
-                let handshake =
-                    tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await;
-                let stream = match handshake {
-                    Ok(Ok(s)) => s,
-                    Ok(Err(e)) => {
-                        tracing::debug!("dashboard: TLS handshake with {peer} failed: {e}");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::debug!("dashboard: TLS handshake with {peer} timed out");
-                        return;
-                    }
-                };
-                let service = hyper_util::service::TowerToHyperService::new(app);
-                let served = hyper::server::conn::http1::Builder::new()
-                    .timer(hyper_util::rt::TokioTimer::new())
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .with_upgrades()
-                    .await;
-                if let Err(e) = served {
-                    tracing::debug!("dashboard: connection from {peer}: {e}");
-                }
-            });
-        }
-    });
+    tokio::spawn(listener::serve(
+        listener,
+        router(state),
+        limits,
+        Some(acceptor),
+    ));
     Ok(local)
-}
-
-/// A client that opens a connection and says nothing is let go after this.
-const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
-fn is_connection_error(e: &std::io::Error) -> bool {
-    use std::io::ErrorKind::*;
-    matches!(
-        e.kind(),
-        ConnectionRefused | ConnectionAborted | ConnectionReset
-    )
 }
 
 struct Asset {
@@ -296,30 +250,42 @@ fn unauthorized(e: AuthError) -> Response {
 }
 
 /// The token of `Authorization: Bearer`, else of `?token=`.
-fn authorize(
-    s: &AppState,
-    headers: &HeaderMap,
-    query: &HashMap<String, String>,
-) -> Result<Holder, AuthError> {
+fn token_of<'a>(headers: &'a HeaderMap, query: &'a HashMap<String, String>) -> Option<&'a str> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    let token = bearer.or(query.get("token").map(String::as_str));
-    s.tokens.check(token).inspect_err(|e| {
+    bearer.or(query.get("token").map(String::as_str))
+}
+
+/// Who holds the request's token ([`token_of`]), or why it is refused. A valid token lets the
+/// connection `conn` stay open past its first seconds.
+fn authorize(
+    s: &AppState,
+    conn: Option<&Conn>,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+) -> Result<Holder, AuthError> {
+    let holder = s.tokens.check(token_of(headers, query)).inspect_err(|e| {
         tracing::info!("dashboard request refused: {e}");
-    })
+    })?;
+    if let Some(c) = conn {
+        c.authenticated();
+    }
+    Ok(holder)
 }
 
 async fn ws(
     State(s): State<AppState>,
+    conn: Option<Extension<Conn>>,
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     // The token first: a request without one is told so, WebSocket or not.
-    let holder = match authorize(&s, &headers, &query) {
+    let conn = conn.map(|Extension(c)| c);
+    let holder = match authorize(&s, conn.as_ref(), &headers, &query) {
         Ok(h) => h,
         Err(e) => return unauthorized(e),
     };
@@ -332,22 +298,30 @@ async fn ws(
     let limit = s.hub.limits().max_frame;
     let cap = (limit * 4).max(1 << 20);
     let hub = s.hub.clone();
+    // Closed when the token is revoked, removed or expires.
+    let token = token_of(&headers, &query).unwrap_or_default().to_string();
+    let refused = s.tokens.clone().until_refused(token, holder.clone());
     upgrade
         .max_message_size(cap)
         .max_frame_size(cap)
         // Browsers send little: a small read buffer keeps each connection's memory small
         // (the default is 128 KiB), which counts with many browsers on a Raspberry Pi.
         .read_buffer_size(READ_BUFFER)
-        .on_upgrade(move |socket| hub.serve_client(socket, holder.role))
+        .on_upgrade(move |socket| async move {
+            // The connection keeps its place (web.max_connections) while the socket is open.
+            let _conn = conn;
+            hub.serve_client(socket, holder.role, refused).await
+        })
 }
 
 async fn files(
     State(s): State<AppState>,
+    conn: Option<Extension<Conn>>,
     headers: HeaderMap,
     Path(survey): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Err(e) = authorize(&s, &headers, &query) {
+    if let Err(e) = authorize(&s, conn.as_deref(), &headers, &query) {
         return unauthorized(e);
     }
     let not_found = |msg: String| (StatusCode::NOT_FOUND, Json(json!({ "error": msg })));
@@ -368,11 +342,30 @@ async fn files(
     } else {
         format!("measurements_{stem}")
     };
+    let format = query.get("format").cloned().unwrap_or_else(|| "csv".into());
+    // Reading and converting a survey file waits on the disk: not on the async workers, which
+    // serve every other connection.
+    let files = Arc::clone(files);
+    match tokio::task::spawn_blocking(move || survey_file(&files, &survey, &stem, &format)).await {
+        Ok(response) => response,
+        Err(e) => {
+            tracing::error!("dashboard: reading a survey file failed: {e}");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(json!({ "error": "reading the survey file failed" })),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// The response to `GET /files/<survey>?format=<format>`, the file `<stem>.csv`: reads the disk.
+fn survey_file(files: &Files, survey: &str, stem: &str, format: &str) -> Response {
+    let not_found = |msg: String| (StatusCode::NOT_FOUND, Json(json!({ "error": msg })));
     let path = files.data_dir.join(format!("{stem}.csv"));
     if !path.is_file() {
         return not_found(format!("no survey {survey}")).into_response();
     }
-    let format = query.get("format").map(String::as_str).unwrap_or("csv");
     let body = match format {
         "csv" => std::fs::read(&path).map_err(|e| e.to_string()),
         "pygimli" | "protocol" => export(&path, format == "pygimli", &files.geometry),

@@ -95,26 +95,51 @@ function connect() {
     }
     onServerMessage(msg);
   };
-  ws.onclose = () => {
+  ws.onclose = (ev) => {
     if (app.ws !== ws) return;
     app.ws = null;
     if (!app.helloSeen) app.failedOpens += 1;
+    const why = closeReason(ev);
     for (const [id, p] of app.pending) {
-      if (p.cmd !== 'get_data') showMessage(`No reply to ${p.cmd}: the connection closed.`, 'error');
+      if (p.cmd !== 'get_data') {
+        showMessage(`No reply to ${p.cmd}: the connection closed${why ? ` (${why})` : ''}.`, 'error');
+      }
       app.pending.delete(id);
     }
-    scheduleReconnect();
+    if (ev.code === CLOSE_POLICY) {
+      // The server ended the session: the token was revoked, expired or changed. It will not
+      // be accepted again: say why, and ask for another.
+      clearTimeout(app.retryTimer);
+      setConn('unauthorized', `closed by the server: ${why}`);
+      showMessage(`The server closed the connection: ${why}. Enter a valid token.`, 'error');
+      $('#login').hidden = false;
+      return;
+    }
+    scheduleReconnect(why);
   };
 }
 
-function scheduleReconnect() {
+// Close code 1008 (policy violation): the server closed the connection because of its token.
+const CLOSE_POLICY = 1008;
+
+// Why a WebSocket closed, from its close event: the server's reason, else its code when it
+// says something (1005: no code given; 1006: the connection dropped without a close frame).
+function closeReason(ev) {
+  if (ev.reason) return ev.reason;
+  if (ev.code === 1006) return 'connection lost';
+  if (ev.code && ev.code !== 1000 && ev.code !== 1005) return `close code ${ev.code}`;
+  return '';
+}
+
+function scheduleReconnect(why = '') {
   const delay = app.backoff;
   app.backoff = Math.min(app.backoff * 2, 15000);
   if (app.failedOpens >= 3 && !app.helloSeen) {
     setConn('unauthorized', `cannot connect (token refused?) · retry in ${Math.round(delay / 1000)} s`);
     $('#login').hidden = false;
   } else {
-    setConn('disconnected', `disconnected · retry in ${Math.max(1, Math.round(delay / 1000))} s`);
+    const because = why ? ` (${why})` : '';
+    setConn('disconnected', `disconnected${because} · retry in ${Math.max(1, Math.round(delay / 1000))} s`);
   }
   app.retryTimer = setTimeout(connect, delay);
 }
