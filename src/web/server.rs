@@ -337,11 +337,7 @@ async fn files(
     {
         return not_found(format!("no survey {survey}")).into_response();
     }
-    let stem = if stem.starts_with("measurements_") {
-        stem.to_string()
-    } else {
-        format!("measurements_{stem}")
-    };
+    let stem = crate::storage::survey_stem(stem);
     let format = query.get("format").cloned().unwrap_or_else(|| "csv".into());
     // Reading and converting a survey file waits on the disk: not on the async workers, which
     // serve every other connection.
