@@ -454,6 +454,12 @@ impl Frontend for Panicking {
     fn set_vab(&mut self, v: f64) -> Result<f64, FrontendError> {
         self.inner.set_vab(v)
     }
+    fn supply_output_off(&mut self) -> Result<(), FrontendError> {
+        self.inner.supply_output_off()
+    }
+    fn read_vab(&mut self) -> Result<Option<f64>, FrontendError> {
+        self.inner.read_vab()
+    }
     fn set_polarity(&mut self, p: Polarity) -> Result<(), FrontendError> {
         self.inner.set_polarity(p)
     }
@@ -602,9 +608,11 @@ fn an_interrupt_during_the_discharge_still_discharges_and_opens_the_relay() {
         clock: ClockKind::Real,
         ..quiet()
     };
+    // Vmax: test pulses at 5 V, then up to the 50 V limit; the next quadrupole's test pulses
+    // need less than the supply holds, so it is discharged first.
     let settings = Settings {
-        strategy: Strategy::Fixed,
-        vab_req: 20.0,
+        strategy: Strategy::Vmax,
+        vab_req: 5.0,
         injection_duration: 0.05,
         ..Settings::default()
     };
