@@ -4,6 +4,8 @@
 
 mod engine;
 mod model;
+mod ranges;
+mod supply;
 
 use std::collections::{BTreeMap, BTreeSet};
 
