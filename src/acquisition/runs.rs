@@ -19,6 +19,8 @@ const MAX_CONSECUTIVE_FAULTS: u32 = 5;
 /// Room asked for, besides its samples, before a quadrupole: more than the events it produces
 /// (record, progress, faults, state…), so that none of them waits.
 const EVENTS_PER_QUAD: usize = 16;
+/// Room asked for at a run's start or end: its state changes, its start or end, a fault.
+const BOUNDARY_EVENTS: usize = 4;
 /// Between two surveys, a wait longer than this is spent with the hardware safe and unpowered.
 const IDLE_BETWEEN_SURVEYS: Duration = Duration::from_secs(10);
 
@@ -40,7 +42,7 @@ impl<F: Frontend> Worker<F> {
         surveys: u32,
         s: &Settings,
     ) -> Result<bool, Stop> {
-        let room = self.wait_for_room(EVENTS_PER_QUAD, Room::Keep);
+        let room = self.wait_for_room(BOUNDARY_EVENTS, Room::Keep);
         let started = Event::RunStarted {
             run,
             kind,
@@ -79,7 +81,7 @@ impl<F: Frontend> Worker<F> {
     /// ends that wait.
     pub(crate) fn end_run(&mut self, run: RunId, outcome: Outcome, records: u32) {
         self.make_safe();
-        let _ = self.wait_for_room(EVENTS_PER_QUAD, Room::Keep);
+        let _ = self.wait_for_room(BOUNDARY_EVENTS, Room::Keep);
         if self.state() != EngineState::Fault {
             self.set_state(EngineState::Stopping);
         }

@@ -184,8 +184,9 @@ pub trait Frontend: Send {
     /// Powers the injection supply on or off.
     fn set_power(&mut self, on: bool) -> Result<(), FrontendError>;
 
-    /// Sets Vab and returns the voltage the supply reports (the battery voltage for a fixed
-    /// supply).
+    /// Sets Vab and returns the set point as the supply took it (the DPH5005 sets in 10 mV
+    /// steps; the battery voltage for a fixed supply). What the supply gives under load is
+    /// [`Frontend::read_vab`].
     fn set_vab(&mut self, volts: f64) -> Result<f64, FrontendError>;
 
     /// Switches the supply's output off, leaving the supply powered (DPH5005: ONOFF = 0; the
