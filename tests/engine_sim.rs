@@ -454,6 +454,12 @@ impl Frontend for Panicking {
     fn set_vab(&mut self, v: f64) -> Result<f64, FrontendError> {
         self.inner.set_vab(v)
     }
+    fn supply_output_off(&mut self) -> Result<(), FrontendError> {
+        self.inner.supply_output_off()
+    }
+    fn read_vab(&mut self) -> Result<Option<f64>, FrontendError> {
+        self.inner.read_vab()
+    }
     fn set_polarity(&mut self, p: Polarity) -> Result<(), FrontendError> {
         self.inner.set_polarity(p)
     }
@@ -602,9 +608,11 @@ fn an_interrupt_during_the_discharge_still_discharges_and_opens_the_relay() {
         clock: ClockKind::Real,
         ..quiet()
     };
+    // Vmax: test pulses at 5 V, then up to the 50 V limit; the next quadrupole's test pulses
+    // need less than the supply holds, so it is discharged first.
     let settings = Settings {
-        strategy: Strategy::Fixed,
-        vab_req: 20.0,
+        strategy: Strategy::Vmax,
+        vab_req: 5.0,
         injection_duration: 0.05,
         ..Settings::default()
     };
@@ -715,4 +723,44 @@ fn self_tests_pass_on_a_sound_instrument_and_fail_on_a_broken_one() {
         .iter()
         .filter(|r| r.name != "supply")
         .all(|r| r.passed));
+}
+
+#[test]
+fn a_current_limited_supply_gives_the_vab_it_reads_back() {
+    let preset = Preset::load(DEFAULT_SYSTEM, &[]).unwrap();
+    let clock = Clock::virtual_clock();
+    let geometry = Geometry::line(preset.nelec(), 1.0).unwrap();
+    let mut fe = SimFrontend::new(&preset, geometry.clone(), quiet(), clock.clone());
+    // 30 V into about 2 kOhm (two 1 kOhm contacts) would drive 15 mA: the 10 mA limit holds
+    // the output near 20 V.
+    fe.set_supply_current_limit_ma(10.0);
+    let probe = fe.probe();
+    let settings = Settings {
+        strategy: Strategy::Fixed,
+        vab_req: 30.0,
+        ..Settings::default()
+    };
+    let mut rig = rig_with(fe, clock, geometry, settings, probe);
+    let log = rig.run_sequence(&sequence(32, ArraySpec::wenner(1))[..4], None);
+    assert_eq!(log.outcome, Some(Outcome::Completed));
+    let read_back: Vec<f64> = rig
+        .probe
+        .actions()
+        .iter()
+        .filter_map(|(_, a)| match a {
+            SimAction::VabReadBack(v) => Some(*v),
+            _ => None,
+        })
+        .collect();
+    // One read per quadrupole (the fixed strategy has no test pulses).
+    assert_eq!(read_back.len(), log.records.len());
+    for (m, v) in log.records.iter().zip(&read_back) {
+        assert_eq!(m.vab_v, *v, "{m:?}");
+        assert!(*v < 29.0 && *v > 15.0, "{v} V read back");
+        let i = m.iab_ma.unwrap();
+        assert!((i - 10.0).abs() < 1e-6, "{m:?}");
+        assert!((m.rab_kohm.unwrap() - v / i).abs() < 1e-9, "{m:?}");
+        assert!(m.quality.contains(Quality::CURRENT_LIMITED), "{m:?}");
+        assert!((m.rhoa_ohmm.unwrap() - 100.0).abs() < 0.1, "{m:?}");
+    }
 }

@@ -47,8 +47,11 @@ impl<F: Frontend> Worker<F> {
                     .max(TEST_PULSE_SAMPLES / s.sampling_rate),
                 off: 0.0,
                 waveform: false,
+                read_back: true,
             };
-            self.pulse(run, s, pulse)?;
+            if let Some(v) = self.pulse(run, s, pulse)? {
+                vab_v = v;
+            }
             self.fe.release()?;
             let now = self.clock.now();
             self.wait_until(now + timings.mux_release)?;

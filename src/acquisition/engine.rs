@@ -2,8 +2,10 @@
 //!
 //! It takes [`Command`]s from a bounded channel (`try_recv` between samples and while waiting) and
 //! pushes [`Event`]s into a lock-free single-producer ring, never waiting on the consumer inside a
-//! quadrupole. The hardware is put in its safe state at start, after every run, on error, on
-//! shutdown and, through `Drop`, when the thread panics.
+//! quadrupole. Records and run and survey boundaries are never dropped: when the ring has no room
+//! for them the engine waits, outside the sample loop and with the current off, still obeying
+//! its commands (`room.rs`). The hardware is put in its safe state at start,
+//! after every run, on error, on shutdown and, through `Drop`, when the thread panics.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
@@ -30,9 +32,6 @@ const HEALTH_EVERY: Duration = Duration::from_secs(5);
 /// The longest the engine sleeps without looking at its commands (the interrupt latency, plus the
 /// operating system's wake-up time).
 const WAIT_SLICE: Duration = Duration::from_millis(2);
-/// The longest the engine waits, between two quadrupoles, for room in the event ring.
-const MAX_BACKPRESSURE: Duration = Duration::from_secs(30);
-
 /// Counters the engine keeps for the state of health; read from any thread.
 #[derive(Debug, Default)]
 pub struct EngineCounters {
@@ -44,8 +43,16 @@ pub struct EngineCounters {
     pub bus_errors: AtomicU64,
     /// Quadrupoles measured since start.
     pub quadrupoles: AtomicU64,
-    /// Times the engine waited between quadrupoles for the consumer to make room.
+    /// Times the engine waited for the consumer (the storage) to make room in the event ring.
     pub backpressure_waits: AtomicU64,
+    /// While the engine waits for room in the event ring (the storage is behind): when that
+    /// wait began, in milliseconds since the Unix epoch (system clock); 0 when not waiting.
+    /// Records are never dropped, so a storage that stalls stalls the acquisition, with the
+    /// current off; status and state-of-health reports show it from this field.
+    pub storage_wait_since_ms: AtomicU64,
+    /// Waits for room in the event ring that lasted longer than
+    /// [`super::room::LONG_STORAGE_WAIT`].
+    pub storage_long_waits: AtomicU64,
     /// Increases while the engine thread is alive and responsive (watchdog).
     pub heartbeat: AtomicU64,
 }
@@ -198,8 +205,8 @@ impl Drop for Engine {
 pub(crate) struct Worker<F: Frontend> {
     pub(crate) fe: F,
     pub(crate) clock: Clock,
-    commands: Receiver<Command>,
-    events: rtrb::Producer<Event>,
+    pub(crate) commands: Receiver<Command>,
+    pub(crate) events: rtrb::Producer<Event>,
     pub(crate) counters: Arc<EngineCounters>,
     pub(crate) settings: Settings,
     pub(crate) geometry: Arc<Geometry>,
@@ -209,9 +216,18 @@ pub(crate) struct Worker<F: Frontend> {
     pub(crate) dropped_in_quad: u32,
     /// The injection supply is on and has had its power-up time.
     pub(crate) powered: bool,
-    /// The supply was set above the discharge threshold and has not been discharged since.
-    pub(crate) charged: bool,
+    /// The voltage the supply's output may hold (its set point, kept by the output capacitors
+    /// even after the output is switched off) until it is discharged \[V\]; 0 once discharged.
+    pub(crate) held_v: f64,
+    /// The supply's output is on at this set point (a new quadrupole at the same Vab needs no
+    /// Modbus exchange and no settling time).
+    pub(crate) output_v: Option<f64>,
     paused: bool,
+    /// An interrupt came while an event that must be kept waited for room: the run ends at the
+    /// next look at the commands.
+    pub(crate) interrupted: bool,
+    /// A shutdown came (or the command channel closed): no more waiting for anything.
+    pub(crate) shutdown: bool,
     state: EngineState,
 }
 
@@ -236,8 +252,11 @@ impl<F: Frontend> Worker<F> {
             buf: Vec::new(),
             dropped_in_quad: 0,
             powered: false,
-            charged: false,
+            held_v: 0.0,
+            output_v: None,
             paused: false,
+            interrupted: false,
+            shutdown: false,
             state: EngineState::Stopped,
         }
     }
@@ -286,10 +305,11 @@ impl<F: Frontend> Worker<F> {
                 }
                 Command::Shutdown => break,
             };
-            if outcome == Err(Stop::Shutdown) {
+            if outcome == Err(Stop::Shutdown) || self.shutdown {
                 break;
             }
             self.paused = false;
+            self.interrupted = false;
             if self.state != EngineState::Fault {
                 self.set_state(EngineState::Idle);
             }
@@ -318,40 +338,34 @@ impl<F: Frontend> Worker<F> {
         }
     }
 
-    /// Outside the sample loop: waits (bounded) until the ring has room for `slots` events, so
-    /// that no record is ever dropped because the consumer is momentarily slow. Commands stay
-    /// queued meanwhile (the hardware is idle or safe whenever this is called).
-    pub(crate) fn reserve(&mut self, slots: usize) {
-        let slots = slots.min(EVENT_CAPACITY);
-        if self.events.slots() >= slots {
-            return;
-        }
-        self.counters
-            .backpressure_waits
-            .fetch_add(1, Ordering::Relaxed);
-        let start = Instant::now();
-        while self.events.slots() < slots && start.elapsed() < MAX_BACKPRESSURE {
-            self.beat();
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
-
     /// Takes pending commands without waiting. Interrupt and shutdown stop the run; measuring
     /// commands are refused as busy; settings are kept for the next run.
     pub(crate) fn poll(&mut self) -> Result<(), Stop> {
+        if self.shutdown {
+            return Err(Stop::Shutdown);
+        }
+        if self.interrupted {
+            return Err(Stop::Interrupt);
+        }
         loop {
             match self.commands.try_recv() {
                 Ok(cmd) => self.during_run(cmd)?,
                 Err(TryRecvError::Empty) => return Ok(()),
-                Err(TryRecvError::Disconnected) => return Err(Stop::Shutdown),
+                Err(TryRecvError::Disconnected) => {
+                    self.shutdown = true;
+                    return Err(Stop::Shutdown);
+                }
             }
         }
     }
 
-    fn during_run(&mut self, cmd: Command) -> Result<(), Stop> {
+    pub(crate) fn during_run(&mut self, cmd: Command) -> Result<(), Stop> {
         match cmd {
             Command::Interrupt => return Err(Stop::Interrupt),
-            Command::Shutdown => return Err(Stop::Shutdown),
+            Command::Shutdown => {
+                self.shutdown = true;
+                return Err(Stop::Shutdown);
+            }
             Command::Pause => self.paused = true,
             Command::Resume => self.paused = false,
             Command::Measure { run, .. }
@@ -400,7 +414,10 @@ impl<F: Frontend> Worker<F> {
             match self.commands.recv_timeout(IDLE_TICK) {
                 Ok(cmd) => self.during_run(cmd)?,
                 Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return Err(Stop::Shutdown),
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.shutdown = true;
+                    return Err(Stop::Shutdown);
+                }
             }
         }
         self.set_state(EngineState::Running);
@@ -428,15 +445,20 @@ impl<F: Frontend> Worker<F> {
         // The multiplexers open only once the polarity relays have cut the current.
         self.clock.sleep(self.fe.info().timings.polarity_release);
         let released = (0..3).any(|_| self.fe.release().is_ok());
+        // Supply output off and power relays open before the discharge relay closes: the relay
+        // empties the output capacitors, it must not load a supply still driving them.
         let power_off = (0..3).any(|_| self.fe.set_power(false).is_ok());
         self.powered = false;
+        self.output_v = None;
         let mut discharged = true;
-        if self.charged && self.fe.info().can_discharge {
+        if power_off && self.needs_discharge(0.0) {
             discharged = self.fe.set_discharge(true).is_ok();
             // Injection is already off: nothing to obey while the supply empties.
             self.clock.sleep(self.fe.info().timings.discharge);
+            if discharged {
+                self.held_v = 0.0;
+            }
         }
-        self.charged = false;
         let discharge_open = (0..3).any(|_| self.fe.set_discharge(false).is_ok());
         if injection_off && released && power_off && discharged && discharge_open {
             return true;

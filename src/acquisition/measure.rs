@@ -27,8 +27,9 @@ const MAX_SEARCH_STEPS: usize = 3;
 const HIGH_STD_PCT: f64 = 5.0;
 /// Currents below this are not a measurement, whatever `iab_min` says \[mA\].
 pub(crate) const CURRENT_FLOOR_MA: f64 = 1e-3;
-/// Supply voltage above which the 2024 board's discharge relay is used after a quadrupole \[V\].
-const DISCHARGE_ABOVE_V: f64 = 12.5;
+/// A supply output read back under load below this fraction of its set point is in current
+/// limit: the record is flagged `current_limited`.
+const SAGGED_BELOW: f64 = 0.95;
 
 /// Readings a quadrupole can produce with `s` (buffer sizing, outside the sample loop).
 pub(crate) fn readings_needed(s: &Settings) -> usize {
@@ -67,6 +68,9 @@ pub(crate) struct Pulse {
     pub(crate) off: f64,
     /// Send the readings on as waveform samples.
     pub(crate) waveform: bool,
+    /// Read the supply's output voltage back at the end of the current-on time (one Modbus
+    /// exchange on a DPH5005; the first pulse of each train asks for it).
+    pub(crate) read_back: bool,
 }
 
 impl<F: Frontend> Worker<F> {
@@ -169,37 +173,50 @@ impl<F: Frontend> Worker<F> {
 
         self.buf.clear();
         let off = s.off_time();
+        let mut read_back = None;
         for stack in 0..s.nb_stack {
             for (k, polarity) in [(0u16, Polarity::Positive), (1, Polarity::Negative)] {
+                let index = stack * 2 + k;
                 let pulse = Pulse {
                     quad,
                     t0,
-                    index: stack * 2 + k,
+                    index,
                     polarity,
                     on: s.injection_duration,
                     off,
                     waveform: s.full_waveform,
+                    read_back: index == 0,
                 };
-                self.pulse(run, s, pulse)?;
+                read_back = self.pulse(run, s, pulse)?.or(read_back);
             }
         }
         self.fe.release()?;
         let released = self.clock.now();
         self.wait_until(released + timings.mux_release)?;
-        if self.fe.info().can_discharge && self.charged {
-            self.fe.set_discharge(true)?;
-            let start = self.clock.now();
-            self.wait_until(start + timings.discharge)?;
-            self.fe.set_discharge(false)?;
-            self.charged = false;
+        // The supply's own measure under load where it has one; the set point (a battery's
+        // voltage) otherwise. The supply stays charged: it is discharged only before a lower
+        // Vab or at the end of the run.
+        if let Some(v) = read_back {
+            if v < m.vab_v * SAGGED_BELOW {
+                m.quality.insert(Quality::CURRENT_LIMITED);
+            }
+            m.vab_v = v;
         }
         self.finish(s, m);
         Ok(())
     }
 
     /// One pulse followed by its off time, sampled throughout. The next relay command waits at
-    /// least the polarity relays' release time after this pulse is switched off.
-    pub(crate) fn pulse(&mut self, run: RunId, s: &Settings, p: Pulse) -> Result<(), Abort> {
+    /// least the polarity relays' release time after this pulse is switched off. Returns the
+    /// supply's output voltage read back under load when `p.read_back` asks for it: read after
+    /// the last reading of the current-on time and before the current is switched off, so no
+    /// reading is lost (the pulse lasts one Modbus exchange longer, about 10 ms at 19200 Bd).
+    pub(crate) fn pulse(
+        &mut self,
+        run: RunId,
+        s: &Settings,
+        p: Pulse,
+    ) -> Result<Option<f64>, Abort> {
         let timings = self.fe.info().timings;
         self.fe.set_polarity(p.polarity)?;
         let start = self.clock.now() + timings.polarity_activation;
@@ -215,13 +232,18 @@ impl<F: Frontend> Worker<F> {
             waveform: p.waveform,
         };
         self.sample_window(run, s, window(p.polarity.sign(), start, p.on, true))?;
+        let read_back = if p.read_back {
+            self.read_back_vab(run, p.quad)
+        } else {
+            None
+        };
         self.fe.set_polarity(Polarity::Off)?;
         let off_at = self.clock.now();
         if p.off > 0.0 {
             self.sample_window(run, s, window(0, off_at, p.off, false))?;
         }
         self.wait_until(off_at + timings.polarity_release)?;
-        Ok(())
+        Ok(read_back)
     }
 
     /// Samples at `s.sampling_rate` on absolute deadlines from `w.start` for `w.duration`, then
@@ -315,11 +337,13 @@ impl<F: Frontend> Worker<F> {
         let mut limited = first.limited;
         let mut estimate = None;
         for _ in 0..MAX_SEARCH_STEPS {
-            let st = self.test_pulses(run, quad, s, t0)?;
+            let (st, read_back) = self.test_pulses(run, quad, s, t0)?;
             if !st.saturated {
+                // Rab from what the supply gave under load (its read-back where it has one).
+                let given = read_back.unwrap_or(vab);
                 estimate = match (st.iab_ma, st.r_ohm) {
                     (Some(i), Some(r)) if i > CURRENT_FLOOR_MA => Some(Estimate {
-                        rab_kohm: vab / i,
+                        rab_kohm: given / i,
                         r_ohm: r,
                     }),
                     // No current: nothing to scale from; stay at the requested voltage.
@@ -352,18 +376,20 @@ impl<F: Frontend> Worker<F> {
     }
 
     /// A + and a − test pulse at the present Vab, long enough for the statistics; their
-    /// readings are not part of the record or the waveform.
+    /// readings are not part of the record or the waveform. Returns their statistics and the
+    /// supply's read-back during the + pulse.
     fn test_pulses(
         &mut self,
         run: RunId,
         quad: Quadrupole,
         s: &Settings,
         t0: Duration,
-    ) -> Result<stats::Stats, Abort> {
+    ) -> Result<(stats::Stats, Option<f64>), Abort> {
         let on = TEST_PULSE_S
             .min(s.injection_duration)
             .max(TEST_PULSE_SAMPLES / s.sampling_rate);
         self.buf.clear();
+        let mut read_back = None;
         for (index, polarity) in [(0u16, Polarity::Positive), (1, Polarity::Negative)] {
             let pulse = Pulse {
                 quad,
@@ -373,21 +399,11 @@ impl<F: Frontend> Worker<F> {
                 on,
                 off: 0.0,
                 waveform: false,
+                read_back: index == 0,
             };
-            self.pulse(run, s, pulse)?;
+            read_back = self.pulse(run, s, pulse)?.or(read_back);
         }
-        Ok(stats::compute(&self.buf))
-    }
-
-    pub(crate) fn set_vab_settled(&mut self, volts: f64) -> Result<f64, Abort> {
-        let settle = self.fe.info().timings.supply_settle;
-        let v = self.fe.set_vab(volts)?;
-        if v > DISCHARGE_ABOVE_V {
-            self.charged = true;
-        }
-        let now = self.clock.now();
-        self.wait_until(now + settle)?;
-        Ok(v)
+        Ok((stats::compute(&self.buf), read_back))
     }
 
     /// Statistics, geometric factor and quality flags from the buffered readings.

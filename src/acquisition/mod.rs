@@ -6,13 +6,16 @@ mod contact;
 mod engine;
 pub mod event;
 mod measure;
+mod room;
 pub mod rt;
 mod runs;
 pub mod selftest;
 pub mod settings;
 pub mod stats;
 pub mod strategy;
+mod supply;
 
 pub use engine::{Engine, EngineCounters, EngineOptions, SendError, EVENT_CAPACITY};
 pub use event::{Command, Contact, EngineState, Event, Outcome, RunId, RunKind, Sample};
+pub use room::LONG_STORAGE_WAIT;
 pub use settings::{RawSettings, Settings, Strategy};

@@ -1,19 +1,26 @@
 //! Runs: a lone quadrupole, a sequence repeated for monitoring, a contact check. Each powers the
-//! supply, reports its progress, and leaves the hardware safe however it ends.
+//! supply, reports its progress, and leaves the hardware safe however it ends. Its records and
+//! its run and survey boundaries are delivered whatever the consumer's pace (`room.rs`): a run
+//! that started always ends, a survey that started always ends, and every record measured is
+//! delivered.
 
 use std::time::Duration;
 
 use super::engine::{Abort, Stop, Worker};
 use super::event::{EngineState, Event, Outcome, RunId, RunKind};
 use super::measure::readings_needed;
+use super::room::Room;
 use super::settings::Settings;
 use crate::hardware::Frontend;
 use crate::survey::{Electrode, Quadrupole, Quality};
 
 /// Consecutive faulty quadrupoles after which a run gives up.
 const MAX_CONSECUTIVE_FAULTS: u32 = 5;
-/// Events one quadrupole produces besides its samples (record, progress, fault, state…).
-const EVENTS_PER_QUAD: usize = 8;
+/// Room asked for, besides its samples, before a quadrupole: more than the events it produces
+/// (record, progress, faults, state…), so that none of them waits.
+const EVENTS_PER_QUAD: usize = 16;
+/// Room asked for at a run's start or end: its state changes, its start or end, a fault.
+const BOUNDARY_EVENTS: usize = 4;
 /// Between two surveys, a wait longer than this is spent with the hardware safe and unpowered.
 const IDLE_BETWEEN_SURVEYS: Duration = Duration::from_secs(10);
 
@@ -25,7 +32,8 @@ impl<F: Frontend> Worker<F> {
         s
     }
 
-    /// Prepares a run: buffer sized for `s`, state, supply powered.
+    /// Prepares a run: buffer sized for `s`, state, supply powered. Its start is delivered
+    /// whatever happens (a stop while waiting for room is returned after it).
     pub(crate) fn start_run(
         &mut self,
         run: RunId,
@@ -34,13 +42,16 @@ impl<F: Frontend> Worker<F> {
         surveys: u32,
         s: &Settings,
     ) -> Result<bool, Stop> {
+        let room = self.wait_for_room(BOUNDARY_EVENTS, Room::Keep);
+        let started = Event::RunStarted {
+            run,
+            kind,
+            total,
+            surveys,
+        };
         if self.state() == EngineState::Fault && !self.make_safe() {
-            self.emit(Event::RunStarted {
-                run,
-                kind,
-                total,
-                surveys,
-            });
+            self.emit(started);
+            room?;
             return Ok(false);
         }
         let needed = readings_needed(s);
@@ -48,12 +59,8 @@ impl<F: Frontend> Worker<F> {
             self.buf.reserve_exact(needed - self.buf.len());
         }
         self.set_state(EngineState::Running);
-        self.emit(Event::RunStarted {
-            run,
-            kind,
-            total,
-            surveys,
-        });
+        self.emit(started);
+        room?;
         match self.ensure_powered() {
             Ok(()) => {}
             Err(Abort::Stop(stop)) => return Err(stop),
@@ -69,11 +76,15 @@ impl<F: Frontend> Worker<F> {
         Ok(true)
     }
 
-    /// Ends a run: hardware safe, state back to idle, the outcome reported.
+    /// Ends a run: hardware safe at once (an interrupt is answered however long the storage
+    /// then takes), then the outcome reported once the ring has room for it. Only a shutdown
+    /// ends that wait.
     pub(crate) fn end_run(&mut self, run: RunId, outcome: Outcome, records: u32) {
-        self.reserve(EVENTS_PER_QUAD);
-        self.set_state(EngineState::Stopping);
         self.make_safe();
+        let _ = self.wait_for_room(BOUNDARY_EVENTS, Room::Keep);
+        if self.state() != EngineState::Fault {
+            self.set_state(EngineState::Stopping);
+        }
         self.emit(Event::RunEnded {
             run,
             outcome,
@@ -123,12 +134,16 @@ impl<F: Frontend> Worker<F> {
             });
         match result {
             Ok(Some(m)) => {
-                self.emit(Event::Record {
+                let delivered = self.deliver(Event::Record {
                     run,
                     measurement: m,
                 });
-                self.end_run(run, Outcome::Completed, 1);
-                Ok(())
+                let outcome = match delivered {
+                    Ok(()) => Outcome::Completed,
+                    Err(stop) => Self::outcome_of(stop),
+                };
+                self.end_run(run, outcome, 1);
+                delivered
             }
             Ok(None) => {
                 self.end_run(run, Outcome::Failed, 0);
@@ -182,67 +197,70 @@ impl<F: Frontend> Worker<F> {
                 self.wait_until(next)?;
             }
             let time = self.clock.wall();
-            self.emit(Event::SurveyStarted { run, index, time });
-            let mut faults = 0u32;
-            for (done, quad) in sequence.iter().enumerate() {
-                self.reserve(EVENTS_PER_QUAD + samples_per_quad);
-                if let Err(stop) = self.hold_while_paused() {
-                    self.emit(Event::SurveyEnded {
+            let survey = (|| {
+                self.deliver(Event::SurveyStarted { run, index, time })?;
+                let mut faults = 0u32;
+                for (done, quad) in sequence.iter().enumerate() {
+                    // Room for the whole quadrupole first: nothing waits inside it.
+                    self.wait_for_room(EVENTS_PER_QUAD + samples_per_quad, Room::Interruptible)?;
+                    self.hold_while_paused()?;
+                    let m = self.measure(run, *quad, s)?;
+                    quad_time.push(m.duration_s);
+                    faults = if m.quality.contains(Quality::FAULT) {
+                        faults + 1
+                    } else {
+                        0
+                    };
+                    let delivered = self.deliver(Event::Record {
                         run,
-                        index,
-                        outcome: Self::outcome_of(stop),
+                        measurement: m,
                     });
-                    return Err(stop);
-                }
-                let m = match self.measure(run, *quad, s) {
-                    Ok(m) => m,
-                    Err(stop) => {
-                        self.make_safe();
-                        self.emit(Event::SurveyEnded {
-                            run,
-                            index,
-                            outcome: Self::outcome_of(stop),
-                        });
-                        return Err(stop);
+                    *records += 1;
+                    delivered?;
+                    let done = done as u32 + 1;
+                    let remaining_quads = f64::from(total - done)
+                        + f64::from(total) * f64::from(s.nb_meas - index - 1);
+                    self.emit(Event::Progress {
+                        run,
+                        done,
+                        total,
+                        eta_s: remaining_quads * quad_time.mean,
+                    });
+                    if faults >= MAX_CONSECUTIVE_FAULTS {
+                        return Ok(Outcome::Failed);
                     }
-                };
-                self.reserve(EVENTS_PER_QUAD);
-                quad_time.push(m.duration_s);
-                faults = if m.quality.contains(Quality::FAULT) {
-                    faults + 1
-                } else {
-                    0
-                };
-                self.emit(Event::Record {
-                    run,
-                    measurement: m,
-                });
-                *records += 1;
-                let done = done as u32 + 1;
-                let remaining_quads =
-                    f64::from(total - done) + f64::from(total) * f64::from(s.nb_meas - index - 1);
-                self.emit(Event::Progress {
-                    run,
-                    done,
-                    total,
-                    eta_s: remaining_quads * quad_time.mean,
-                });
-                if faults >= MAX_CONSECUTIVE_FAULTS {
-                    self.emit(Event::SurveyEnded {
-                        run,
-                        index,
-                        outcome: Outcome::Failed,
-                    });
-                    return Ok(Outcome::Failed);
                 }
+                Ok(Outcome::Completed)
+            })();
+            self.end_survey(run, index, survey)?;
+            if survey == Ok(Outcome::Failed) {
+                return Ok(Outcome::Failed);
             }
-            self.emit(Event::SurveyEnded {
-                run,
-                index,
-                outcome: Outcome::Completed,
-            });
         }
         Ok(Outcome::Completed)
+    }
+
+    /// Ends a survey with the outcome of its body: a stop makes the hardware safe at once, then
+    /// the end of the survey is delivered (whatever the consumer's pace) and the stop passed on.
+    fn end_survey(
+        &mut self,
+        run: RunId,
+        index: u32,
+        body: Result<Outcome, Stop>,
+    ) -> Result<(), Stop> {
+        let outcome = match body {
+            Ok(outcome) => outcome,
+            Err(stop) => {
+                self.make_safe();
+                Self::outcome_of(stop)
+            }
+        };
+        let delivered = self.deliver(Event::SurveyEnded {
+            run,
+            index,
+            outcome,
+        });
+        body.and(delivered)
     }
 
     pub(crate) fn run_rs_check(
@@ -259,29 +277,29 @@ impl<F: Frontend> Worker<F> {
                 return Ok(Outcome::Failed);
             }
             let time = self.clock.wall();
-            self.emit(Event::SurveyStarted {
-                run,
-                index: 0,
-                time,
-            });
-            for &(a, b) in pairs {
-                self.hold_while_paused()?;
-                self.reserve(EVENTS_PER_QUAD);
-                let contact = self.measure_contact(run, a, b, vab, &s)?;
-                self.emit(Event::Contact { run, contact });
-                done += 1;
-                self.emit(Event::Progress {
+            let survey = (|| {
+                self.deliver(Event::SurveyStarted {
                     run,
-                    done,
-                    total,
-                    eta_s: 0.0,
-                });
-            }
-            self.emit(Event::SurveyEnded {
-                run,
-                index: 0,
-                outcome: Outcome::Completed,
-            });
+                    index: 0,
+                    time,
+                })?;
+                for &(a, b) in pairs {
+                    self.wait_for_room(EVENTS_PER_QUAD, Room::Interruptible)?;
+                    self.hold_while_paused()?;
+                    let contact = self.measure_contact(run, a, b, vab, &s)?;
+                    let delivered = self.deliver(Event::Contact { run, contact });
+                    done += 1;
+                    delivered?;
+                    self.emit(Event::Progress {
+                        run,
+                        done,
+                        total,
+                        eta_s: 0.0,
+                    });
+                }
+                Ok(Outcome::Completed)
+            })();
+            self.end_survey(run, 0, survey)?;
             Ok(Outcome::Completed)
         })();
         self.conclude(run, result, done)

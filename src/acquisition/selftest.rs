@@ -63,8 +63,9 @@ impl<F: Frontend> Worker<F> {
                     "vmn_offset" | "iab_offset" => self.test_offset(name, s.sampling_rate)?,
                     _ => self.test_supply()?,
                 };
-                self.emit(Event::SelfTest { run, result });
+                let delivered = self.deliver(Event::SelfTest { run, result });
                 done += 1;
+                delivered?;
                 self.emit(Event::Progress {
                     run,
                     done,
@@ -113,6 +114,7 @@ impl<F: Frontend> Worker<F> {
         let r = (|| {
             // Supply off: the relays switch no current.
             self.fe.set_polarity(Polarity::Off)?;
+            self.output_v = None;
             self.fe.set_power(false)?;
             self.powered = false;
             let timings = self.fe.info().timings;

@@ -184,9 +184,20 @@ pub trait Frontend: Send {
     /// Powers the injection supply on or off.
     fn set_power(&mut self, on: bool) -> Result<(), FrontendError>;
 
-    /// Sets Vab and returns the voltage the supply reports (the battery voltage for a fixed
-    /// supply).
+    /// Sets Vab and returns the set point as the supply took it (the DPH5005 sets in 10 mV
+    /// steps; the battery voltage for a fixed supply). What the supply gives under load is
+    /// [`Frontend::read_vab`].
     fn set_vab(&mut self, volts: f64) -> Result<f64, FrontendError>;
+
+    /// Switches the supply's output off, leaving the supply powered (DPH5005: ONOFF = 0; the
+    /// next [`Frontend::set_vab`] switches it on again). Nothing to do for a battery. Comes
+    /// before the discharge relay closes.
+    fn supply_output_off(&mut self) -> Result<(), FrontendError>;
+
+    /// The supply's output voltage as the supply measures it now, under the present load
+    /// (DPH5005: one Modbus read of UOUT, below the set point when the current limit holds it
+    /// down); `None` for a supply that cannot tell (a battery: Vab is its nominal voltage).
+    fn read_vab(&mut self) -> Result<Option<f64>, FrontendError>;
 
     fn set_polarity(&mut self, polarity: Polarity) -> Result<(), FrontendError>;
 

@@ -131,6 +131,36 @@ impl<S: Serial> PowerUnit<S> {
         })
     }
 
+    /// Output off, the supply left powered and configured (before the discharge relay closes;
+    /// the next [`PowerUnit::set_vab`] switches it on again). Nothing for a battery.
+    pub fn output_off(&mut self) -> Result<(), FrontendError> {
+        if let Self::Dph5005(p) = self {
+            if p.ready || p.output_on {
+                p.supply.output(false).map_err(|_| {
+                    p.ready = false;
+                    FrontendError::SupplyNotAnswering
+                })?;
+            }
+            p.output_on = false;
+        }
+        Ok(())
+    }
+
+    /// The output voltage the DPH5005 measures now (UOUT, one Modbus exchange): below the set
+    /// point when the current limit holds it down. `None` for a battery, and for a DPH5005
+    /// whose output is not on (nothing to read back).
+    pub fn read_output(&mut self) -> Result<Option<f64>, FrontendError> {
+        match self {
+            Self::Battery { .. } => Ok(None),
+            Self::Dph5005(p) if p.ready && p.output_on => p
+                .supply
+                .read_output_voltage()
+                .map(Some)
+                .map_err(|_| FrontendError::SupplyNotAnswering),
+            Self::Dph5005(_) => Ok(None),
+        }
+    }
+
     /// Output off if the supply answers (best effort: the power relays, opened next, cut it
     /// whether or not it answers). Its settings are reloaded at the next power-up.
     pub fn off(&mut self) {

@@ -24,6 +24,7 @@ use crate::hardware::frontend::{
 };
 use crate::hardware::preset::{BoardModel, Preset};
 use crate::survey::{Electrode, Quadrupole};
+use peaks::Peaks;
 
 /// The measurement board of a system.
 #[derive(Debug)]
@@ -44,9 +45,9 @@ pub struct BoardSystem<B: I2c, M: I2c, S: Serial> {
     bias_mv: f64,
     /// Vab last set, V.
     vab_v: f64,
-    /// Largest |Iab| (mA) and |Vmn| (mV) read since the last gain decision; `None` right after
-    /// a switch or a Vab change (the next pulse then uses the widest range).
-    peaks: Option<(f64, f64)>,
+    /// What the converters read since the last switch or Vab change (`None` right after one:
+    /// the next pulse then uses the widest ranges).
+    peaks: Option<Peaks>,
     relays_closed: bool,
     bus_errors: u64,
 }
@@ -153,23 +154,22 @@ impl<B: I2c, M: I2c, S: Serial> BoardSystem<B, M, S> {
         self.count(r)
     }
 
-    /// Chooses the receiver and current ranges for the pulse about to start.
-    fn choose_gains(&mut self) -> Result<(), FrontendError> {
+    /// Chooses the receiver and current ranges for a pulse of `polarity` about to start: the
+    /// current range from the largest current seen, the receiver range from the largest |Vmn|
+    /// this pulse may see ([`Peaks::vmn_bound`]: both polarities, not only the last pulse).
+    fn choose_gains(&mut self, polarity: Polarity) -> Result<(), FrontendError> {
+        use crate::drivers::ads1115::Gain;
         let r_shunt = self.info.r_shunt_ohm;
-        let peaks = self.peaks.take();
+        let iab = self.peaks.map(|p| p.iab_ma);
+        let vmn = self.peaks.and_then(|p| p.vmn_bound(polarity));
         let r = match &mut self.board {
             Board::Mb2023(mb) => {
-                let (tx, rx) = match peaks {
-                    Some((iab, vmn)) => mb2023::gains_for(iab, vmn, r_shunt),
-                    None => (
-                        crate::drivers::ads1115::Gain::Fsr6144,
-                        crate::drivers::ads1115::Gain::Fsr6144,
-                    ),
-                };
+                let tx = iab.map_or(Gain::Fsr6144, |i| mb2023::gains_for(i, 0.0, r_shunt).0);
+                let rx = vmn.map_or(Gain::Fsr6144, |v| mb2023::gains_for(0.0, v, r_shunt).1);
                 mb.set_gains(tx, rx).map_err(FrontendError::from)
             }
             Board::Mb2024(mb) => {
-                let gain = peaks.map_or(Dg411Gain::Half, |(_, vmn)| mb2024::gain_for(vmn));
+                let gain = vmn.map_or(Dg411Gain::Half, mb2024::gain_for);
                 if gain == mb.gain() {
                     Ok(())
                 } else {
@@ -297,6 +297,14 @@ where
         Ok(v)
     }
 
+    fn supply_output_off(&mut self) -> Result<(), FrontendError> {
+        self.power.output_off()
+    }
+
+    fn read_vab(&mut self) -> Result<Option<f64>, FrontendError> {
+        self.power.read_output()
+    }
+
     fn set_polarity(&mut self, polarity: Polarity) -> Result<(), FrontendError> {
         if polarity != Polarity::Off {
             if self.board_is_injecting() {
@@ -304,7 +312,7 @@ where
                     "polarity change without going through Off",
                 ));
             }
-            self.choose_gains()?;
+            self.choose_gains(polarity)?;
         }
         self.board_polarity(polarity)
     }
@@ -323,8 +331,10 @@ where
                 .map_err(FrontendError::from),
         };
         let (iab_ma, vmn_mv, saturated) = self.count(reading)?;
-        let (pi, pv) = self.peaks.unwrap_or((0.0, 0.0));
-        self.peaks = Some((pi.max(iab_ma.abs()), pv.max(vmn_mv.abs())));
+        let polarity = self.board_polarity_now();
+        self.peaks
+            .get_or_insert_with(Peaks::default)
+            .add(polarity, iab_ma, vmn_mv);
         if matches!(self.info.supply, Supply::Adjustable) {
             let limits = self.info.limits;
             let i_limit = limits.iab_max_ma * LIMIT_TOLERANCE;
@@ -387,12 +397,15 @@ impl<B: I2c, M: I2c, S: Serial> BoardSystem<B, M, S> {
         board.and(mux)
     }
 
-    fn board_is_injecting(&self) -> bool {
-        let polarity = match &self.board {
+    fn board_polarity_now(&self) -> Polarity {
+        match &self.board {
             Board::Mb2023(mb) => mb.polarity(),
             Board::Mb2024(mb) => mb.polarity(),
-        };
-        polarity != Polarity::Off
+        }
+    }
+
+    fn board_is_injecting(&self) -> bool {
+        self.board_polarity_now() != Polarity::Off
     }
 }
 
@@ -405,5 +418,6 @@ impl<B: I2c, M: I2c, S: Serial> Drop for BoardSystem<B, M, S> {
     }
 }
 
+mod peaks;
 #[cfg(test)]
 mod tests;

@@ -19,6 +19,7 @@ pub use ground::Ground;
 pub use probe::{SimAction, SimProbe};
 use rng::Rng;
 
+use super::boards::power::supply_settings;
 use super::frontend::{Frontend, FrontendError, FrontendInfo, Health, Polarity, RawSample, Supply};
 use super::preset::{BoardModel, Preset};
 use crate::clock::Clock;
@@ -53,7 +54,13 @@ pub struct SimFrontend {
     previous_polarity: Polarity,
     polarity_since: Duration,
     power: bool,
+    /// Set point of an adjustable supply, or the battery's voltage \[V\].
     vab_v: f64,
+    /// The adjustable supply's output is on (a battery's always is).
+    output_on: bool,
+    /// The adjustable supply's current limit (what the real system loads into it) \[mA\]: at
+    /// that current its output voltage sags to limit × load.
+    current_limit_ma: f64,
     discharging: bool,
     bus_errors: u64,
 }
@@ -66,6 +73,11 @@ impl SimFrontend {
             Supply::Fixed { voltage_v } => voltage_v,
             Supply::Adjustable => 0.0,
         };
+        let current_limit_ma = match info.supply {
+            Supply::Fixed { .. } => f64::INFINITY,
+            Supply::Adjustable => supply_settings(&info).preset_amps * 1000.0,
+        };
+        let output_on = matches!(info.supply, Supply::Fixed { .. });
         Self {
             preset: preset.clone(),
             info,
@@ -80,6 +92,8 @@ impl SimFrontend {
             polarity_since: Duration::ZERO,
             power: false,
             vab_v,
+            output_on,
+            current_limit_ma,
             discharging: false,
             bus_errors: 0,
         }
@@ -150,11 +164,34 @@ impl SimFrontend {
         f64::from(sign)
     }
 
+    /// The supply's output voltage with no load.
     fn supply_voltage(&self) -> f64 {
-        if self.cfg.supply_fault || !self.power {
+        if self.cfg.supply_fault || !self.power || !self.output_on {
             0.0
         } else {
             self.vab_v
+        }
+    }
+
+    /// The supply's output current into `circuit_ohm` \[mA\] and its output voltage \[V\]: a
+    /// constant voltage until the current limit, then a constant current, the voltage sagging
+    /// to limit × load.
+    fn supply_into(&self, circuit_ohm: f64) -> (f64, f64) {
+        let v = self.supply_voltage();
+        let iab_ma = 1000.0 * v / circuit_ohm;
+        if iab_ma > self.current_limit_ma {
+            let sagged = self.current_limit_ma * circuit_ohm / 1000.0;
+            (self.current_limit_ma, sagged)
+        } else {
+            (iab_ma, v)
+        }
+    }
+
+    /// Sets the adjustable supply's current limit \[mA\] (by default what the system loads into
+    /// it: the current limit of the preset plus 20 %).
+    pub fn set_supply_current_limit_ma(&mut self, limit_ma: f64) {
+        if matches!(self.info.supply, Supply::Adjustable) {
+            self.current_limit_ma = limit_ma;
         }
     }
 
@@ -226,6 +263,7 @@ impl Frontend for SimFrontend {
         self.polarity_since = now;
         self.closed = None;
         self.power = false;
+        self.output_on = matches!(self.info.supply, Supply::Fixed { .. });
         self.discharging = false;
         Ok(())
     }
@@ -265,6 +303,9 @@ impl Frontend for SimFrontend {
         self.bus("MCP23008", self.preset.measurement_board.tx_mcp_address)?;
         self.log(SimAction::Power(on));
         self.power = on;
+        if !on && matches!(self.info.supply, Supply::Adjustable) {
+            self.output_on = false;
+        }
         Ok(())
     }
 
@@ -290,9 +331,41 @@ impl Frontend for SimFrontend {
                 self.log(SimAction::Vab(volts));
                 // The DPH5005 sets and reads back with 10 mV resolution.
                 self.vab_v = (volts.max(0.0) * 100.0).round() / 100.0;
+                self.output_on = true;
                 Ok(self.vab_v)
             }
         }
+    }
+
+    fn supply_output_off(&mut self) -> Result<(), FrontendError> {
+        if matches!(self.info.supply, Supply::Adjustable) {
+            if self.cfg.supply_fault {
+                return Err(FrontendError::SupplyNotAnswering);
+            }
+            self.log(SimAction::SupplyOutput(false));
+            self.output_on = false;
+        }
+        Ok(())
+    }
+
+    fn read_vab(&mut self) -> Result<Option<f64>, FrontendError> {
+        if matches!(self.info.supply, Supply::Fixed { .. }) {
+            return Ok(None);
+        }
+        if self.cfg.supply_fault {
+            return Err(FrontendError::SupplyNotAnswering);
+        }
+        let t = self.clock.now();
+        let loaded = self
+            .closed
+            .filter(|c| t >= c.since + self.info.timings.mux_activation && self.flowing(t) != 0.0);
+        let v = match loaded {
+            Some(c) => self.supply_into(c.circuit_ohm).1,
+            None => self.supply_voltage(),
+        };
+        let v = (v * 100.0).round() / 100.0;
+        self.log(SimAction::VabReadBack(v));
+        Ok(Some(v))
     }
 
     fn set_polarity(&mut self, polarity: Polarity) -> Result<(), FrontendError> {
@@ -325,11 +398,9 @@ impl Frontend for SimFrontend {
             0.0
         };
         let (mut iab_ma, transfer, loading) = match closed {
-            Some(c) if sign != 0.0 => (
-                1000.0 * self.supply_voltage() / c.circuit_ohm,
-                c.transfer_ohm,
-                c.loading,
-            ),
+            Some(c) if sign != 0.0 => {
+                (self.supply_into(c.circuit_ohm).0, c.transfer_ohm, c.loading)
+            }
             _ => (0.0, 0.0, 1.0),
         };
         let mut saturated = false;
@@ -365,7 +436,8 @@ impl Frontend for SimFrontend {
     fn set_discharge(&mut self, on: bool) -> Result<(), FrontendError> {
         self.log(SimAction::Discharge(on));
         self.discharging = on;
-        if on {
+        // A supply whose output is on holds its voltage against the discharge resistor.
+        if on && !(self.power && self.output_on) {
             self.vab_v = 0.0;
         }
         Ok(())

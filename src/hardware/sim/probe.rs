@@ -16,6 +16,10 @@ pub enum SimAction {
     Release,
     Power(bool),
     Vab(f64),
+    /// The adjustable supply's output switched off (the supply stays powered).
+    SupplyOutput(bool),
+    /// The supply's output voltage read back (what the supply measures, under load).
+    VabReadBack(f64),
     Polarity(Polarity),
     Discharge(bool),
 }

@@ -4,6 +4,8 @@
 
 mod engine;
 mod model;
+mod ranges;
+mod supply;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -149,8 +151,12 @@ fn polarity_cycle_writes_the_tx_byte_and_switches_gain_only_between_pulses() {
     assert!((sample.vmn_mv - 300.0).abs() < 1.0, "{sample:?}");
     assert!((sample.iab_ma - 5.0).abs() < 0.01, "{sample:?}");
     s.set_polarity(Polarity::Off).unwrap();
-    // The peak |Vmn| was under 2000 mV: the next pulse uses gain 1 (RX byte 0b101), written
-    // before the polarity relay closes.
+    // The off time reads the self-potential (0 mV here): the − pulse will see about −300 mV,
+    // under 2000 mV: it uses gain 1 (RX byte 0b101), written before the polarity relay closes.
+    // (Without an off-time reading the − pulse could not be bounded and would keep gain 1/2.)
+    board.set_adc(0x49, (2.5 / 6.144 * 32768.0) as i16);
+    board.set_adc(0x48, 0);
+    s.read_sample().unwrap();
     s.set_polarity(Polarity::Negative).unwrap();
     assert!(matches!(
         s.set_polarity(Polarity::Positive),
