@@ -20,7 +20,6 @@ pub enum Clock {
 #[derive(Debug, Clone)]
 pub struct RealClock {
     origin_ns: u64,
-    wall_origin: SystemTime,
     /// The last stretch before a deadline is spent spinning instead of sleeping, to cut the
     /// kernel's wake-up latency out of the sampling instants.
     spin_ns: u64,
@@ -74,7 +73,7 @@ impl Clock {
     pub fn real_with_spin(spin: Duration) -> Self {
         Self::Real(RealClock {
             origin_ns: monotonic_ns(),
-            wall_origin: SystemTime::now(),
+
             spin_ns: spin.as_nanos() as u64,
         })
     }
@@ -131,21 +130,6 @@ impl Clock {
         match self {
             Self::Real(_) => SystemTime::now(),
             Self::Virtual(c) => c.wall_origin + self.now(),
-        }
-    }
-
-    /// Wall-clock time of an instant of this clock.
-    pub fn wall_at(&self, t: Duration) -> SystemTime {
-        match self {
-            Self::Real(c) => {
-                let now = self.now();
-                if t <= now {
-                    SystemTime::now() - (now - t)
-                } else {
-                    c.wall_origin + t
-                }
-            }
-            Self::Virtual(c) => c.wall_origin + t,
         }
     }
 }

@@ -203,6 +203,10 @@ pub struct Soh {
     pub dropped_events: u64,
     /// Failed bus transactions (I2C, Modbus), since start.
     pub bus_errors: u64,
+    /// How long the engine has been waiting for the storage \[s\]; null when not.
+    pub storage_wait_s: Option<f64>,
+    /// Waits for the storage longer than a second, since start.
+    pub storage_long_waits: u64,
     /// Log events not published (over the rate limit or a full queue), since start.
     pub logs_dropped: u64,
     /// Voltage of the injection supply \[V\], when it can be read.
@@ -315,6 +319,8 @@ mod tests {
             dropped_samples: 0,
             dropped_events: 1,
             bus_errors: 2,
+            storage_wait_s: None,
+            storage_long_waits: 0,
             logs_dropped: 0,
             supply_v: Some(12.1),
             battery_v: None,
@@ -323,7 +329,7 @@ mod tests {
         };
         let v = serde_json::to_value(&soh).unwrap();
         let o = v.as_object().unwrap();
-        assert_eq!(o.len(), 22);
+        assert_eq!(o.len(), 24);
         assert!(o.values().all(|x| !x.is_object() && !x.is_array()));
         assert_eq!(v["uptime_s"], 12.5);
         assert_eq!(v["cpu_temp_c"], serde_json::Value::Null);

@@ -55,6 +55,22 @@ pub struct EngineCounters {
     pub storage_long_waits: AtomicU64,
     /// Increases while the engine thread is alive and responsive (watchdog).
     pub heartbeat: AtomicU64,
+    /// The engine's state as it is now ([`EngineState`] as a number; see
+    /// [`EngineCounters::state`]), also while the events saying so wait for room in the ring.
+    pub state: std::sync::atomic::AtomicU8,
+    /// Rung after every event pushed into the ring.
+    pub doorbell: super::Doorbell,
+}
+
+impl EngineCounters {
+    /// The engine's state as it is now.
+    pub fn state(&self) -> EngineState {
+        EngineState::from_u8(self.state.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn note_state(&self, state: EngineState) {
+        self.state.store(state as u8, Ordering::Relaxed);
+    }
 }
 
 /// Options of the engine thread.
@@ -141,6 +157,9 @@ impl Engine {
                         tracing::warn!("memory not locked: {why}");
                     }
                 }
+                // Dropped after the worker (and its end of the ring), on a return and while
+                // unwinding alike: the consumer wakes and finds the ring abandoned.
+                let _ring = RingOnExit(Arc::clone(&shared));
                 let mut worker =
                     Worker::new(frontend, clock, rx, producer, shared, settings, geometry);
                 worker.run();
@@ -163,11 +182,6 @@ impl Engine {
         })
     }
 
-    /// A sender other threads can use.
-    pub fn sender(&self) -> SyncSender<Command> {
-        self.commands.clone()
-    }
-
     pub fn counters(&self) -> &Arc<EngineCounters> {
         &self.counters
     }
@@ -175,11 +189,6 @@ impl Engine {
     /// Whether the engine thread is still running.
     pub fn is_running(&self) -> bool {
         self.thread.as_ref().is_some_and(|t| !t.is_finished())
-    }
-
-    /// Stops the thread (hardware safe) and waits for it.
-    pub fn shutdown(mut self) {
-        self.stop_and_join();
     }
 
     /// Stops the thread (hardware safe) and waits for it; later calls do nothing.
@@ -197,7 +206,22 @@ impl Engine {
 
 impl Drop for Engine {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            // Never block while unwinding (the engine may be what panicked): ask it to stop and
+            // leave; its own Drop puts the hardware in its safe state.
+            let _ = self.commands.try_send(Command::Shutdown);
+            return;
+        }
         self.stop_and_join();
+    }
+}
+
+/// Rings the doorbell when the acquisition thread ends.
+struct RingOnExit(Arc<EngineCounters>);
+
+impl Drop for RingOnExit {
+    fn drop(&mut self) {
+        self.0.doorbell.ring();
     }
 }
 
@@ -299,10 +323,6 @@ impl<F: Frontend> Worker<F> {
                     self.settings = *s;
                     Ok(())
                 }
-                Command::SetGeometry(g) => {
-                    self.geometry = g;
-                    Ok(())
-                }
                 Command::Shutdown => break,
             };
             if outcome == Err(Stop::Shutdown) || self.shutdown {
@@ -321,6 +341,7 @@ impl<F: Frontend> Worker<F> {
     }
 
     pub(crate) fn set_state(&mut self, state: EngineState) {
+        self.counters.note_state(state);
         if self.state != state {
             self.state = state;
             self.emit(Event::State(state));
@@ -330,7 +351,10 @@ impl<F: Frontend> Worker<F> {
     /// Pushes an event without waiting; a full ring is counted.
     pub(crate) fn emit(&mut self, event: Event) -> bool {
         match self.events.push(event) {
-            Ok(()) => true,
+            Ok(()) => {
+                self.counters.doorbell.ring();
+                true
+            }
             Err(_) => {
                 self.counters.dropped_events.fetch_add(1, Ordering::Relaxed);
                 false
@@ -375,7 +399,6 @@ impl<F: Frontend> Worker<F> {
                 self.emit(Event::Busy { refused: run });
             }
             Command::UpdateSettings(s) => self.settings = *s,
-            Command::SetGeometry(g) => self.geometry = g,
             Command::ResetMux => {}
         }
         Ok(())

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use super::settings::Settings;
 use crate::hardware::FrontendError;
-use crate::survey::{Electrode, Geometry, Measurement, Quadrupole, Quality};
+use crate::survey::{Electrode, Measurement, Quadrupole, Quality};
 
 /// Identifies a run (one command that makes the engine measure), chosen by the sender.
 pub type RunId = u64;
@@ -41,8 +41,6 @@ pub enum Command {
     Resume,
     /// New default settings for the next runs.
     UpdateSettings(Box<Settings>),
-    /// New electrode positions for the next runs.
-    SetGeometry(Arc<Geometry>),
     /// Open every relay.
     ResetMux,
     /// Board self-tests (all when `names` is `None`).
@@ -66,6 +64,21 @@ pub enum EngineState {
 }
 
 impl EngineState {
+    /// The state a number from `state as u8` stands for (an unknown number: stopped).
+    pub fn from_u8(n: u8) -> Self {
+        [
+            Self::Idle,
+            Self::Running,
+            Self::Paused,
+            Self::Stopping,
+            Self::Fault,
+            Self::Stopped,
+        ]
+        .into_iter()
+        .find(|s| *s as u8 == n)
+        .unwrap_or(Self::Stopped)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Idle => "idle",

@@ -3,6 +3,7 @@
 //! files, no MQTT, no HTTP.
 
 mod contact;
+pub mod doorbell;
 mod engine;
 pub mod event;
 mod measure;
@@ -15,6 +16,7 @@ pub mod stats;
 pub mod strategy;
 mod supply;
 
+pub use doorbell::Doorbell;
 pub use engine::{Engine, EngineCounters, EngineOptions, SendError, EVENT_CAPACITY};
 pub use event::{Command, Contact, EngineState, Event, Outcome, RunId, RunKind, Sample};
 pub use room::LONG_STORAGE_WAIT;

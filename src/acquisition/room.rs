@@ -8,7 +8,7 @@ use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::engine::{Stop, Worker, EVENT_CAPACITY};
-use super::event::Event;
+use super::event::{EngineState, Event};
 use crate::hardware::Frontend;
 
 /// While waiting for room in the event ring, how long the engine blocks on its command channel
@@ -97,6 +97,8 @@ impl<F: Frontend> Worker<F> {
                     if !self.interrupted {
                         self.interrupted = true;
                         self.make_safe();
+                        // Heard and safe: the run ends once the storage takes its last events.
+                        self.counters.note_state(EngineState::Stopping);
                     }
                 }
             }

@@ -169,7 +169,6 @@ impl Daemon {
             self.error(to, req, ErrorBody::new(ErrorCode::Internal, e.to_string()));
             return;
         }
-        self.pump.wake();
         self.run = Some((
             run,
             RunCtx {
@@ -334,7 +333,10 @@ impl Daemon {
                 }
             }
             Command::GetSettings => Ok(Some(json!({ "settings": self.settings }))),
-            Command::GetStatus => Ok(serde_json::to_value(&self.status).ok()),
+            Command::GetStatus => {
+                self.refresh_status();
+                Ok(serde_json::to_value(&self.status).ok())
+            }
             Command::ResetMux => {
                 let _ = self.inst.engine.try_send(Engine::ResetMux);
                 Ok(None)

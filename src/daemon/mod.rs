@@ -161,9 +161,14 @@ impl Daemon {
         let (inst, events, mut pump) = inst.into_parts();
         pump.keep_waveforms(config.mqtt.waveform);
         let findings = pump.reconciled().findings();
-        let (pump_thread, pump_handle) =
-            pump_thread::spawn(events, pump, tx, storage_stall(&config))
-                .map_err(DaemonError::Thread)?;
+        let (pump_thread, pump_handle) = pump_thread::spawn(
+            events,
+            Arc::clone(inst.engine.counters()),
+            pump,
+            tx,
+            storage_stall(&config),
+        )
+        .map_err(DaemonError::Thread)?;
         let outbox = Outbox::new(pump_handle.clone(), topics.data.clone());
         let mut settings = config.acquisition.settings.clone();
         settings.full_waveform |= config.mqtt.waveform;
@@ -265,6 +270,7 @@ impl Daemon {
     fn housekeeping(&mut self) {
         self.flush_pending();
         self.outbox.flush(&self.link);
+        self.refresh_status();
         if self.status_dirty && self.last_status.elapsed() >= STATUS_EVERY {
             self.publish_status();
         }

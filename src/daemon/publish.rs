@@ -30,6 +30,7 @@ impl Daemon {
     }
 
     pub(super) fn publish_status(&mut self) {
+        self.refresh_status();
         let json = self.status.to_json();
         let topic = self.topics.status.clone();
         if self.publish(&topic, QoS::AtLeastOnce, true, json) {
@@ -38,12 +39,34 @@ impl Daemon {
         }
     }
 
-    pub(super) fn set_state(&mut self, state: EngineState) {
-        self.status.state = state.as_str();
-        self.status.since = crate::timestamp::rfc3339(std::time::SystemTime::now());
-        self.status_dirty = true;
-        // State changes go out at once.
+    /// An engine state change came through the pump: the status says the engine's state as it
+    /// is now (the event may be late), and goes out at once.
+    pub(super) fn set_state(&mut self, _reported: EngineState) {
+        self.refresh_status();
         self.publish_status();
+    }
+
+    /// Takes the engine's state and its wait for the storage as they are now (read from the
+    /// engine's counters, not from events that may be waiting behind a slow storage).
+    pub(super) fn refresh_status(&mut self) {
+        let c = self.inst.engine.counters();
+        let live = c.state().as_str();
+        if live != self.status.state {
+            self.status.state = live;
+            self.status.since = crate::timestamp::rfc3339(std::time::SystemTime::now());
+            self.status_dirty = true;
+        }
+        let since_ms = c.storage_wait_since_ms.load(Ordering::Relaxed);
+        let wait = (since_ms > 0).then(|| {
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            (now_ms.saturating_sub(since_ms) as f64 / 100.0).round() / 10.0
+        });
+        if wait.is_some() != self.status.storage_wait_s.is_some() {
+            self.status_dirty = true;
+        }
+        self.status.storage_wait_s = wait;
     }
 
     pub(super) fn on_log(&mut self, log: LogEvent) {
@@ -89,6 +112,8 @@ impl Daemon {
             dropped_samples: health.dropped_samples.load(Ordering::Relaxed),
             dropped_events: health.dropped_events.load(Ordering::Relaxed),
             bus_errors: health.bus_errors.load(Ordering::Relaxed),
+            storage_wait_s: self.status.storage_wait_s,
+            storage_long_waits: health.storage_long_waits.load(Ordering::Relaxed),
             logs_dropped: self.logs_dropped + self.logs_queue_dropped.load(Ordering::Relaxed),
             supply_v: self.supply_v,
             battery_v: self.battery_v,

@@ -28,6 +28,9 @@ pub struct Status {
     pub capabilities: Vec<&'static str>,
     pub survey: Option<SurveyProgress>,
     pub since: String,
+    /// How long the engine has been waiting for the storage to take its records \[s\] (a slow
+    /// or stuck SD card: measuring holds between quadrupoles, the current off); null when not.
+    pub storage_wait_s: Option<f64>,
 }
 
 impl Status {
@@ -41,6 +44,7 @@ impl Status {
             capabilities,
             survey: None,
             since: crate::timestamp::rfc3339(std::time::SystemTime::now()),
+            storage_wait_s: None,
         }
     }
 

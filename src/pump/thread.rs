@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use super::{Output, Pump};
-use crate::acquisition::{EngineState, Event, RunId};
+use crate::acquisition::{EngineCounters, Event, RunId};
 use crate::storage::journal::GivenUp;
 use crate::storage::StorageError;
 
@@ -27,12 +27,9 @@ const REQUESTS: usize = 1024;
 const BATCH: usize = 256;
 /// Records read back from the outbox per request.
 pub const FETCH: usize = 128;
-/// How long the pump sleeps between looks at the ring while the engine measures.
-const BUSY_WAIT: Duration = Duration::from_millis(2);
-/// How long it sleeps while the engine is idle (requests wake it at once).
-const IDLE_WAIT: Duration = Duration::from_millis(250);
-/// How long after a wake-up the pump looks at the ring as if the engine were measuring.
-const WAKE_SPAN: Duration = Duration::from_secs(1);
+/// The longest the pump sleeps with nothing to do: the engine's doorbell and every request wake
+/// it at once, so this only bounds the damage of a wake-up that never came.
+const IDLE_WAIT: Duration = Duration::from_secs(60);
 /// The acknowledged watermark is saved at most this often.
 const SAVE_EVERY: Duration = Duration::from_millis(250);
 
@@ -64,7 +61,6 @@ enum Request {
     Register { run: RunId, cmd_id: Option<String> },
     Acked(Vec<u64>),
     Fetch { after: Option<u64> },
-    Wake,
 }
 
 /// Why a request did not reach the pump.
@@ -152,19 +148,22 @@ impl PumpHandle {
         self.send(Request::Fetch { after })
     }
 
-    /// The engine was given work: look at the ring closely for a while.
-    pub fn wake(&self) {
-        let _ = self.send(Request::Wake);
-    }
-
     pub fn stats(&self) -> &Arc<PumpStats> {
         &self.stats
     }
 }
 
-/// Starts the pump thread.
+impl Drop for PumpHandle {
+    fn drop(&mut self) {
+        // The pump ends once every handle is gone: let it see that now.
+        self.thread.unpark();
+    }
+}
+
+/// Starts the pump thread; it sleeps until the engine rings `engine.doorbell` or a request comes.
 pub fn spawn(
     events: rtrb::Consumer<Event>,
+    engine: Arc<EngineCounters>,
     pump: Pump,
     tx: mpsc::Sender<Pumped>,
     stall: Option<StallFault>,
@@ -179,8 +178,7 @@ pub fn spawn(
         stats: Arc::clone(&stats),
         stall,
         records: 0,
-        engine_busy: false,
-        wake_until: Instant::now(),
+        engine,
     };
     worker.update_stats();
     let join = std::thread::Builder::new()
@@ -205,8 +203,7 @@ struct Worker {
     stats: Arc<PumpStats>,
     stall: Option<StallFault>,
     records: u64,
-    engine_busy: bool,
-    wake_until: Instant,
+    engine: Arc<EngineCounters>,
 }
 
 impl Worker {
@@ -214,6 +211,7 @@ impl Worker {
         let mut last_save = Instant::now();
         let mut stalled_until: Option<Instant> = None;
         let mut drained = false;
+        self.engine.doorbell.listen();
         loop {
             let handles_gone = self.take_requests();
             if let Some(until) = stalled_until {
@@ -255,8 +253,8 @@ impl Worker {
             if taken > 0 {
                 continue;
             }
-            let wait = if !drained && (self.engine_busy || Instant::now() < self.wake_until) {
-                BUSY_WAIT
+            let wait = if self.pump.journal().watermark_dirty() {
+                SAVE_EVERY
             } else {
                 IDLE_WAIT
             };
@@ -280,9 +278,6 @@ impl Worker {
 
     /// Stores one event and hands it on; true when it was a record and the stall fault is due.
     fn on_event(&mut self, event: Event) -> bool {
-        if let Event::State(s) = &event {
-            self.engine_busy = matches!(s, EngineState::Running | EngineState::Paused);
-        }
         let is_record = matches!(event, Event::Record { .. });
         let msg = match self.pump.handle(event) {
             Ok(Some(out)) => Some(Pumped::Output(out)),
@@ -337,7 +332,6 @@ impl Worker {
                 };
                 self.send(msg);
             }
-            Request::Wake => self.wake_until = Instant::now() + WAKE_SPAN,
         }
     }
 
