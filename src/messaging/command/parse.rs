@@ -73,11 +73,14 @@ pub fn parse_with_limit(
         ..address.clone()
     };
 
-    let cmd_id =
-        read_cmd_id(message.remove("cmd_id"), generate_id).map_err(|b| fail(&address, b))?;
-    address.cmd_id = Some(cmd_id.clone());
-    let reply_to = read_reply_to(message.remove("reply_to")).map_err(|b| fail(&address, b))?;
-    address.reply_to = reply_to.clone();
+    // Both are read before either is refused, so that an error about one still carries the
+    // other (a bad cmd_id is answered to its sender's reply_to, under a generated id).
+    let cmd_id = read_cmd_id(message.remove("cmd_id"), generate_id);
+    let reply_to = read_reply_to(message.remove("reply_to"));
+    address.cmd_id = cmd_id.as_ref().ok().cloned();
+    address.reply_to = reply_to.as_ref().ok().cloned().flatten();
+    let cmd_id = cmd_id.map_err(|b| fail(&address, b))?;
+    let reply_to = reply_to.map_err(|b| fail(&address, b))?;
 
     let cmd_name = match message.remove("cmd") {
         Some(Value::String(name)) => name,

@@ -78,7 +78,7 @@ fn top_level_fields() {
         // The reply carries a generated id and still reaches its sender.
         let e = err(&json);
         assert_eq!(e.cmd_id, None);
-        assert_eq!(e.reply_to, None, "cmd_id is read before reply_to");
+        assert_eq!(e.reply_to.as_deref(), Some("r"));
         assert_eq!(e.to_reply(|| "generated".into()).cmd_id, "generated");
     }
     // Commas, quotes and non-ASCII text are fine: they are escaped where they are written.
