@@ -1,9 +1,10 @@
-//! Hostile strings against the real daemon and a real Mosquitto: a `reply_to` the broker would
-//! refuse as a topic, a `cmd_id` with line breaks or commas. The daemon answers each with an error naming the culprit and goes on measuring.
+//! Hostile strings and files against the real daemon and a real Mosquitto: a `reply_to` the
+//! broker would refuse as a topic, a `cmd_id` with line breaks or commas, a FIFO in the sequences
+//! folder. The daemon answers each with an error naming the culprit and goes on measuring.
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::mqtt::{Broker, Client_, Daemon, Msg};
 use serde_json::{json, Value};
@@ -196,4 +197,47 @@ fn a_cmd_id_with_line_breaks_is_refused_and_commas_are_stored_safely() {
     let text = std::fs::read_to_string(csv).unwrap();
     assert_eq!(text.lines().count(), 1 + seq.len(), "{text}");
     assert!(text.contains("\"x,\"\"y\"\",z;1\""), "{text}");
+}
+
+#[test]
+fn a_fifo_in_the_sequences_folder_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let seqs = dir.path().join("sequences");
+    std::fs::create_dir(&seqs).unwrap();
+    std::fs::write(seqs.join("line.txt"), "1 4 2 3\n2 5 3 4\n").unwrap();
+    let fifo = seqs.join("fifo.txt");
+    let path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid C string; mkfifo only creates a file.
+    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o644) }, 0);
+    std::os::unix::fs::symlink("fifo.txt", seqs.join("link.txt")).unwrap();
+
+    let broker = Broker::start(dir.path());
+    let extra = format!("[control]\nsequences_dir = \"{}\"\n", seqs.display());
+    let _daemon = Daemon::start(dir.path(), broker.port, &extra);
+    let mut c = Client_::connect(broker.port, "hostile-3", &[&format!("{P}/#")]);
+    online(&mut c);
+
+    for (id, name) in [("f1", "fifo.txt"), ("f2", "link.txt")] {
+        let start = Instant::now();
+        command(
+            &c,
+            json!({"cmd_id": id, "cmd": "load_sequence", "kwargs": {"filename": name}}),
+        );
+        let m = c.wait_for("FIFO refused", SECS(10), reply_for(id, "error"));
+        let took = start.elapsed();
+        assert!(took < SECS(1), "refused after {took:?}");
+        let e = &m.json()["error"];
+        assert_eq!(e["field"], "filename", "{e}");
+        let message = e["message"].as_str().unwrap();
+        assert!(message.contains(name), "{message}");
+        assert!(message.contains("FIFO"), "{message}");
+    }
+    command(&c, json!({"cmd_id": "after", "cmd": "get_status"}));
+    c.wait_for("get_status after", SECS(5), reply_for("after", "done"));
+    command(
+        &c,
+        json!({"cmd_id": "ok", "cmd": "load_sequence", "kwargs": {"filename": "line.txt"}}),
+    );
+    let m = c.wait_for("regular file", SECS(5), reply_for("ok", "done"));
+    assert_eq!(m.json()["result"]["quadrupoles"], 2);
 }
