@@ -30,9 +30,12 @@ fn online(c: &mut Client_) {
     });
 }
 
-/// `n` distinct quadrupoles on the 64-electrode test system.
-fn sequence(n: u16) -> Vec<[u16; 4]> {
-    (1..=n).map(|e| [e, e + 3, e + 1, e + 2]).collect()
+/// `n` distinct Wenner quadrupoles on the 32 electrodes of the test system.
+fn sequence(n: usize) -> Vec<[u16; 4]> {
+    (1..=10u16)
+        .flat_map(|a| (1..=32 - 3 * a).map(move |e| [e, e + 3 * a, e + a, e + 2 * a]))
+        .take(n)
+        .collect()
 }
 
 /// The records seen on `data`, in arrival order.
@@ -240,4 +243,53 @@ fn a_fifo_in_the_sequences_folder_is_refused_at_once() {
     );
     let m = c.wait_for("regular file", SECS(5), reply_for("ok", "done"));
     assert_eq!(m.json()["result"]["quadrupoles"], 2);
+}
+
+/// A broker that takes at most 2 KiB per packet drops the daemon after its large `get_data`
+/// reply. The daemon gives that reply up after three such drops (with an error event) instead
+/// of sending it first at every reconnection, and goes on.
+#[test]
+fn a_reply_the_broker_keeps_refusing_is_given_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start_with(dir.path(), "allow_anonymous true\nmax_packet_size 2048\n");
+    let daemon = Daemon::start(dir.path(), broker.port, "");
+    let mut c = Client_::connect(broker.port, "hostile-4", &[&format!("{P}/#")]);
+    online(&mut c);
+    let seq = sequence(64);
+    command(
+        &c,
+        json!({"cmd_id": "survey", "cmd": "run_sequence", "kwargs": {"sequence": seq}}),
+    );
+    c.wait_for("survey done", SECS(60), reply_for("survey", "done"));
+
+    // About 3 KiB of arrays (45 bytes a record): more than the broker takes.
+    command(&c, json!({"cmd_id": "big", "cmd": "get_data"}));
+    let event = c.wait_for("error event", SECS(30), |m| {
+        m.topic == format!("{P}/events/error")
+            && m.json()["module"] == "mqtt"
+            && m.json()["description"]
+                .as_str()
+                .is_some_and(|d| d.contains("control/response/anonymous"))
+    });
+    let description = event.json()["description"].as_str().unwrap().to_string();
+    assert!(description.contains("3 times"), "{description}");
+
+    // Connected again for good: it answers, and measures.
+    command(&c, json!({"cmd_id": "after", "cmd": "get_status"}));
+    c.wait_for("get_status", SECS(10), reply_for("after", "done"));
+    command(
+        &c,
+        json!({"cmd_id": "again", "cmd": "run_sequence", "kwargs": {"sequence": sequence(5)}}),
+    );
+    let done = c.wait_for("second survey", SECS(60), reply_for("again", "done"));
+    assert_eq!(done.json()["result"]["records"], 5);
+    c.drain(Duration::from_secs(2));
+    let drops = daemon.log().matches("broker connection lost").count();
+    assert_eq!(drops, 3, "{}", daemon.log());
+    assert!(
+        c.seen
+            .iter()
+            .all(|m| !m.topic.contains("/control/response/") || m.json()["cmd_id"] != "big"),
+        "the refused reply never arrived"
+    );
 }

@@ -31,13 +31,38 @@ impl Daemon {
         let topic = self.topics.response(to.reply_to.as_deref());
         let json = reply.to_json();
         self.to_web(&topic, &json);
+        // A reply that can never be sent must not hold up the ones behind it.
+        if let Err(problem) = crate::messaging::topics::check_topic(&topic) {
+            let what = format!("reply to {} not sent: {problem}", reply.cmd_id);
+            tracing::error!("{what}");
+            self.publish_error("mqtt", &what);
+            return;
+        }
         // Replies keep their order: behind any still waiting.
         self.flush_pending();
         let sent = self.pending.is_empty()
-            && self
+            && match self
                 .link
                 .publish(&topic, QoS::AtLeastOnce, false, json.clone(), None)
-                .is_ok();
+            {
+                Ok(()) => true,
+                Err(e) if e.is_transient() => false,
+                Err(e) => {
+                    // Too large, most likely: the command is still answered, with the reason.
+                    let what = format!("reply to {} not sent: {e}", reply.cmd_id);
+                    tracing::error!("{what}");
+                    self.publish_error("mqtt", &what);
+                    let short = Reply::error(
+                        reply.cmd_id.clone(),
+                        reply.cmd.clone(),
+                        ErrorBody::new(ErrorCode::Internal, what),
+                    );
+                    let _ =
+                        self.link
+                            .publish(&topic, QoS::AtLeastOnce, false, short.to_json(), None);
+                    return;
+                }
+            };
         if !sent {
             if self.pending.len() == PENDING_REPLIES {
                 self.pending.pop_front();
