@@ -39,6 +39,9 @@ pub use refusal::Refused;
 const MAX_INCOMING_PACKET: usize = 16 * 1024 * 1024;
 const MAX_OUTGOING_PACKET: usize = 16 * 1024 * 1024;
 const REQUEST_CAPACITY: usize = 512;
+/// Incoming messages waiting for the daemon, at most: beyond, the poll task waits (the broker
+/// queues for the daemon meanwhile, up to its own limit) instead of dropping them. Only messages
+/// under the size limit are copied in, so the queue holds at most this many times that limit.
 const EVENT_CAPACITY: usize = 1024;
 const MAX_INFLIGHT: u16 = 100;
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -232,7 +235,7 @@ impl Link {
         self.tracking().error_topic = Some(topic);
     }
 
-    /// Incoming messages dropped because the daemon was not reading fast enough.
+    /// Incoming messages dropped because nothing reads the link's events any more.
     pub fn dropped_messages(&self) -> u64 {
         self.tracking().dropped_messages
     }
@@ -311,7 +314,8 @@ async fn poll_loop(
                         payload: p.payload.to_vec(),
                     }
                 };
-                if tx.try_send(msg).is_err() {
+                // Waits while the daemon is behind; fails only once it has stopped reading.
+                if tx.send(msg).await.is_err() {
                     lock().dropped_messages += 1;
                 }
             }
