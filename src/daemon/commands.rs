@@ -31,48 +31,45 @@ impl Daemon {
         let topic = self.topics.response(to.reply_to.as_deref());
         let json = reply.to_json();
         self.to_web(&topic, &json);
-        // A reply that can never be sent must not hold up the ones behind it.
-        if let Err(problem) = crate::messaging::topics::check_topic(&topic) {
-            let what = format!("reply to {} not sent: {problem}", reply.cmd_id);
+        // A reply that can never be sent must not hold up the ones behind it: the command is
+        // still answered, with the reason, and the fault reported.
+        if let Err(e) = self.link.check(&topic, json.len()) {
+            let what = format!("reply to {} not sent: {e}", reply.cmd_id);
             tracing::error!("{what}");
             self.publish_error("mqtt", &what);
+            let short = Reply::error(
+                reply.cmd_id.clone(),
+                reply.cmd.clone(),
+                ErrorBody::new(ErrorCode::Internal, what),
+            )
+            .to_json();
+            if self.link.check(&topic, short.len()).is_ok() {
+                self.queue_reply(topic, short);
+            }
             return;
         }
+        self.queue_reply(topic, json);
+        if to.compat {
+            if let Ok(body) = serde_json::to_value(reply) {
+                self.publish_compat_data(&body);
+            }
+        }
+    }
+
+    /// Sends a reply, or keeps it (in order) until the link takes it.
+    fn queue_reply(&mut self, topic: String, json: String) {
         // Replies keep their order: behind any still waiting.
         self.flush_pending();
         let sent = self.pending.is_empty()
-            && match self
+            && self
                 .link
                 .publish(&topic, QoS::AtLeastOnce, false, json.clone(), None)
-            {
-                Ok(()) => true,
-                Err(e) if e.is_transient() => false,
-                Err(e) => {
-                    // Too large, most likely: the command is still answered, with the reason.
-                    let what = format!("reply to {} not sent: {e}", reply.cmd_id);
-                    tracing::error!("{what}");
-                    self.publish_error("mqtt", &what);
-                    let short = Reply::error(
-                        reply.cmd_id.clone(),
-                        reply.cmd.clone(),
-                        ErrorBody::new(ErrorCode::Internal, what),
-                    );
-                    let _ =
-                        self.link
-                            .publish(&topic, QoS::AtLeastOnce, false, short.to_json(), None);
-                    return;
-                }
-            };
+                .is_ok();
         if !sent {
             if self.pending.len() == PENDING_REPLIES {
                 self.pending.pop_front();
             }
             self.pending.push_back((topic, json));
-        }
-        if to.compat {
-            if let Ok(body) = serde_json::to_value(reply) {
-                self.publish_compat_data(&body);
-            }
         }
     }
 
@@ -501,8 +498,7 @@ const RELEASE_AFTER_BYTES: usize = 64 * 1024;
 /// once freed, glibc's allocator keeps those pages in its arenas (and, after a large block is
 /// freed, raises its mmap threshold so that later large blocks come from the arenas too), so the
 /// daemon's resident memory would grow by the largest such peak and stay there. `malloc_trim`
-/// returns the free pages of every arena. It costs well under a millisecond here, and a large
-/// command is rare.
+/// returns the free pages of every arena (one walk of its free lists; large commands are rare).
 fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only walks the allocator's own free lists.

@@ -240,6 +240,19 @@ impl Link {
         self.tracking().dropped_messages
     }
 
+    /// Whether a message of `len` bytes on `topic` can ever be sent: the errors of
+    /// [`Link::publish`] that are not transient.
+    pub fn check(&self, topic: &str, len: usize) -> Result<(), PublishError> {
+        check_topic(topic).map_err(|problem| PublishError::InvalidTopic {
+            topic: topic.to_string(),
+            problem,
+        })?;
+        if len > self.max_payload {
+            return Err(PublishError::TooLarge(len));
+        }
+        Ok(())
+    }
+
     /// Hands a message to the client without waiting. `seq` names the record it carries, so its
     /// acknowledgement is reported.
     pub fn publish(
@@ -250,14 +263,8 @@ impl Link {
         payload: impl Into<Vec<u8>>,
         seq: Option<u64>,
     ) -> Result<(), PublishError> {
-        check_topic(topic).map_err(|problem| PublishError::InvalidTopic {
-            topic: topic.to_string(),
-            problem,
-        })?;
         let payload = payload.into();
-        if payload.len() > self.max_payload {
-            return Err(PublishError::TooLarge(payload.len()));
-        }
+        self.check(topic, payload.len())?;
         let mut t = self.tracking();
         if !t.connected {
             return Err(PublishError::NotConnected);
@@ -438,6 +445,12 @@ mod tests {
                 other => panic!("{bad:?}: {other:?}"),
             }
         }
+        assert!(link.check("p/a\u{FDD0}", 1).is_err());
+        assert_eq!(
+            link.check("p/a", 64 << 20),
+            Err(PublishError::TooLarge(64 << 20))
+        );
+        assert_eq!(link.check("p/a", 1), Ok(()));
         let e = link
             .publish("p/control/response/a", QoS::AtLeastOnce, false, "x", None)
             .unwrap_err();
