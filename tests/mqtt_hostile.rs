@@ -1,6 +1,7 @@
 //! Hostile strings and files against the real daemon and a real Mosquitto: a `reply_to` the
 //! broker would refuse as a topic, a `cmd_id` with line breaks or commas, a FIFO in the sequences
-//! folder. The daemon answers each with an error naming the culprit and goes on measuring.
+//! folder, a reply the broker keeps refusing. The daemon answers each with an error naming the
+//! culprit (or reports it) and goes on measuring.
 
 mod common;
 
