@@ -31,6 +31,33 @@ impl Daemon {
         let topic = self.topics.response(to.reply_to.as_deref());
         let json = reply.to_json();
         self.to_web(&topic, &json);
+        // A reply that can never be sent must not hold up the ones behind it: the command is
+        // still answered, with the reason, and the fault reported.
+        if let Err(e) = self.link.check(&topic, json.len()) {
+            let what = format!("reply to {} not sent: {e}", reply.cmd_id);
+            tracing::error!("{what}");
+            self.publish_error("mqtt", &what);
+            let short = Reply::error(
+                reply.cmd_id.clone(),
+                reply.cmd.clone(),
+                ErrorBody::new(ErrorCode::Internal, what),
+            )
+            .to_json();
+            if self.link.check(&topic, short.len()).is_ok() {
+                self.queue_reply(topic, short);
+            }
+            return;
+        }
+        self.queue_reply(topic, json);
+        if to.compat {
+            if let Ok(body) = serde_json::to_value(reply) {
+                self.publish_compat_data(&body);
+            }
+        }
+    }
+
+    /// Sends a reply, or keeps it (in order) until the link takes it.
+    fn queue_reply(&mut self, topic: String, json: String) {
         // Replies keep their order: behind any still waiting.
         self.flush_pending();
         let sent = self.pending.is_empty()
@@ -43,11 +70,6 @@ impl Daemon {
                 self.pending.pop_front();
             }
             self.pending.push_back((topic, json));
-        }
-        if to.compat {
-            if let Ok(body) = serde_json::to_value(reply) {
-                self.publish_compat_data(&body);
-            }
         }
     }
 
@@ -83,6 +105,13 @@ impl Daemon {
 
     /// Handles one message from a control topic.
     pub(super) fn on_command(&mut self, payload: &[u8], compat: bool) {
+        self.handle_command(payload, compat);
+        if payload.len() >= RELEASE_AFTER_BYTES {
+            release_free_memory();
+        }
+    }
+
+    fn handle_command(&mut self, payload: &[u8], compat: bool) {
         let fallback = self.new_cmd_id();
         let limit = self.config.mqtt.max_payload_bytes;
         let req = match command::parse_with_limit(payload, limit, || fallback.clone()) {
@@ -438,6 +467,23 @@ impl Daemon {
         };
         self.send_reply(&to, &reply);
         self.publish_compat_data(&compat::idle_body(Some(&ctx.cmd_id)));
+    }
+}
+
+/// Messages at least this large are followed by [`release_free_memory`].
+const RELEASE_AFTER_BYTES: usize = 64 * 1024;
+
+/// Gives the memory freed after a large command back to the system. Reading a large message
+/// builds a JSON tree some 20 times its size (a 256 KiB sequence: about 5 MiB of small blocks);
+/// once freed, glibc's allocator keeps those pages in its arenas (and, after a large block is
+/// freed, raises its mmap threshold so that later large blocks come from the arenas too), so the
+/// daemon's resident memory would grow by the largest such peak and stay there. `malloc_trim`
+/// returns the free pages of every arena (one walk of its free lists; large commands are rare).
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

@@ -156,6 +156,7 @@ impl Daemon {
             topics.data.clone(),
             config.mqtt.max_payload_bytes,
         );
+        link.report_errors_to(topics.events_error.clone());
         // The pump takes the consumer side of the engine, on its own thread.
         let (tx, outputs) = mpsc::channel(1024);
         let (inst, events, mut pump) = inst.into_parts();

@@ -38,9 +38,9 @@ pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
 /// The most quadrupoles a command may carry inline (`sequence`); larger sequences go in a file.
 pub const MAX_SEQUENCE_ENTRIES: usize = 100_000;
 /// The longest `cmd_id` accepted, in bytes.
-pub const MAX_CMD_ID_BYTES: usize = 256;
-/// The longest `reply_to` accepted, in characters (it becomes one MQTT topic level).
-pub const MAX_REPLY_TO_CHARS: usize = 64;
+pub const MAX_CMD_ID_BYTES: usize = 128;
+/// The longest `reply_to` accepted, in bytes (it becomes one MQTT topic level).
+pub const MAX_REPLY_TO_BYTES: usize = crate::messaging::topics::MAX_LEVEL_BYTES;
 
 /// Every command name, in the protocol's order (the `capabilities` of the status message).
 pub const COMMAND_NAMES: &[&str] = &[

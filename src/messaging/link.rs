@@ -8,7 +8,11 @@
 //! drops, the records the client had not sent or not seen acknowledged are forgotten on purpose:
 //! the outbox journal sends them again after the reconnection, in order, from the last
 //! acknowledged one. Other messages (replies, errors, contact results) stay with the client,
-//! which sends them first once reconnected.
+//! which sends them first once reconnected, unless the broker keeps dropping the connection
+//! right after one of them ([`refusal`]): that one is dropped and reported.
+//!
+//! Topics are checked before they reach the client ([`crate::messaging::topics::check_topic`]):
+//! a topic the broker would refuse is an error at [`Link::publish`], not a broken connection.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,12 +27,21 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::config::{MqttConfig, Password};
+use crate::messaging::topics::check_topic;
+
+mod refusal;
+
+use refusal::RefusalGuard;
+pub use refusal::Refused;
 
 /// Largest packet accepted from the broker: well above the command size limit, so that an
 /// oversize command gets a reply instead of breaking the connection.
 const MAX_INCOMING_PACKET: usize = 16 * 1024 * 1024;
 const MAX_OUTGOING_PACKET: usize = 16 * 1024 * 1024;
 const REQUEST_CAPACITY: usize = 512;
+/// Incoming messages waiting for the daemon, at most: beyond, the poll task waits (the broker
+/// queues for the daemon meanwhile, up to its own limit) instead of dropping them. Only messages
+/// under the size limit are copied in, so the queue holds at most this many times that limit.
 const EVENT_CAPACITY: usize = 1024;
 const MAX_INFLIGHT: u16 = 100;
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -45,7 +58,7 @@ pub enum LinkError {
 }
 
 /// Why a message was not handed to the client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PublishError {
     #[error("not connected to the broker")]
     NotConnected,
@@ -53,6 +66,15 @@ pub enum PublishError {
     Full,
     #[error("a message of {0} bytes is larger than the link carries")]
     TooLarge(usize),
+    #[error("invalid topic {topic:?}: {problem}")]
+    InvalidTopic { topic: String, problem: String },
+}
+
+impl PublishError {
+    /// Whether trying again later may succeed (not for a message that can never be sent).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, PublishError::NotConnected | PublishError::Full)
+    }
 }
 
 /// What the poll task reports.
@@ -84,6 +106,8 @@ struct Tracking {
     /// Records acknowledged and not yet taken.
     acked: Vec<u64>,
     dropped_messages: u64,
+    /// Where a refused message is reported (`{module, datetime, level, description}`), if set.
+    error_topic: Option<String>,
 }
 
 /// A handle on the link; clone it freely.
@@ -169,6 +193,7 @@ impl Link {
         let (tx, rx) = mpsc::channel(EVENT_CAPACITY);
         let handle = tokio::spawn(poll_loop(
             eventloop,
+            client.clone(),
             Arc::clone(&tracking),
             Arc::clone(&stopping),
             tx,
@@ -204,9 +229,28 @@ impl Link {
         std::mem::take(&mut self.tracking().acked)
     }
 
-    /// Incoming messages dropped because the daemon was not reading fast enough.
+    /// Where a message the broker refused is reported, besides the log: an error event
+    /// `{module, datetime, level, description}` on `topic`.
+    pub fn report_errors_to(&self, topic: String) {
+        self.tracking().error_topic = Some(topic);
+    }
+
+    /// Incoming messages dropped because nothing reads the link's events any more.
     pub fn dropped_messages(&self) -> u64 {
         self.tracking().dropped_messages
+    }
+
+    /// Whether a message of `len` bytes on `topic` can ever be sent: the errors of
+    /// [`Link::publish`] that are not transient.
+    pub fn check(&self, topic: &str, len: usize) -> Result<(), PublishError> {
+        check_topic(topic).map_err(|problem| PublishError::InvalidTopic {
+            topic: topic.to_string(),
+            problem,
+        })?;
+        if len > self.max_payload {
+            return Err(PublishError::TooLarge(len));
+        }
+        Ok(())
     }
 
     /// Hands a message to the client without waiting. `seq` names the record it carries, so its
@@ -220,9 +264,7 @@ impl Link {
         seq: Option<u64>,
     ) -> Result<(), PublishError> {
         let payload = payload.into();
-        if payload.len() > self.max_payload {
-            return Err(PublishError::TooLarge(payload.len()));
-        }
+        self.check(topic, payload.len())?;
         let mut t = self.tracking();
         if !t.connected {
             return Err(PublishError::NotConnected);
@@ -250,6 +292,7 @@ impl Link {
 
 async fn poll_loop(
     mut eventloop: EventLoop,
+    client: AsyncClient,
     tracking: Arc<Mutex<Tracking>>,
     stopping: Arc<AtomicBool>,
     tx: mpsc::Sender<LinkEvent>,
@@ -257,6 +300,7 @@ async fn poll_loop(
 ) {
     let lock = || tracking.lock().unwrap_or_else(|p| p.into_inner());
     let mut backoff = Duration::from_millis(500);
+    let mut guard = RefusalGuard::default();
     loop {
         let event = eventloop.poll().await;
         match event {
@@ -277,11 +321,13 @@ async fn poll_loop(
                         payload: p.payload.to_vec(),
                     }
                 };
-                if tx.try_send(msg).is_err() {
+                // Waits while the daemon is behind; fails only once it has stopped reading.
+                if tx.send(msg).await.is_err() {
                     lock().dropped_messages += 1;
                 }
             }
             Ok(Event::Outgoing(Outgoing::Publish(pkid))) => {
+                guard.sent(pkid, std::time::Instant::now());
                 let mut t = lock();
                 if let Some(Some(seq)) = t.queued.pop_front() {
                     if pkid != 0 {
@@ -297,6 +343,7 @@ async fn poll_loop(
                 }
             }
             Ok(Event::Incoming(Packet::PubAck(ack))) => {
+                guard.acked(ack.pkid);
                 let mut t = lock();
                 if let Some(seq) = t.inflight.remove(&ack.pkid) {
                     t.acked.push(seq);
@@ -315,16 +362,21 @@ async fn poll_loop(
                     let mut t = lock();
                     t.connected = false;
                     eventloop.clean();
-                    // Records go again from the journal; other messages stay, sent first.
-                    let kept: std::collections::VecDeque<Request> = eventloop
+                    // Records go again from the journal; other messages stay, sent first,
+                    // except one the broker keeps refusing.
+                    let mut kept: std::collections::VecDeque<Request> = eventloop
                         .pending
                         .drain(..)
                         .filter(|r| matches!(r, Request::Publish(p) if p.topic != record_topic))
                         .collect();
+                    let refused = guard.dropped(&mut kept, std::time::Instant::now());
                     t.queued = kept.iter().map(|_| None).collect();
                     eventloop.pending = kept;
                     t.inflight.clear();
                     t.deferred = None;
+                    if let Some(refused) = refused {
+                        report_refused(&client, &mut t, &refused);
+                    }
                 }
                 if stopping.load(Ordering::SeqCst) {
                     return;
@@ -338,6 +390,32 @@ async fn poll_loop(
     }
 }
 
+/// Logs a refused message and, when the link has an error topic, queues the error event (it
+/// goes out after the reconnection, behind what is already queued).
+fn report_refused(client: &AsyncClient, t: &mut Tracking, refused: &Refused) {
+    tracing::error!("MQTT: {refused}");
+    let Some(topic) = t
+        .error_topic
+        .clone()
+        .filter(|topic| check_topic(topic).is_ok())
+    else {
+        return;
+    };
+    let body = serde_json::json!({
+        "module": "mqtt",
+        "datetime": crate::timestamp::rfc3339(std::time::SystemTime::now()),
+        "level": "error",
+        "description": refused.to_string(),
+    });
+    if client
+        .try_publish(topic, QoS::AtLeastOnce, false, body.to_string())
+        .is_ok()
+    {
+        // Paired like every publish handed to the client.
+        t.queued.push_back(None);
+    }
+}
+
 fn describe(e: &ConnectionError) -> String {
     match e {
         ConnectionError::ConnectionRefused(code) => {
@@ -346,5 +424,39 @@ fn describe(e: &ConnectionError) -> String {
         ConnectionError::Io(io) => format!("network error: {io}"),
         ConnectionError::NetworkTimeout => "the broker did not answer in time".into(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn topics_a_broker_would_refuse_are_refused_at_publish() {
+        // Nothing listens on port 1: the link stays disconnected, no packet is ever written.
+        let options = MqttOptions::new("t", "127.0.0.1", 1);
+        let (link, task) = Link::start(options, "p/data".into(), 1024);
+        for bad in ["p/control/response/a\u{FFFF}", "p/+/x", "p/#", "", "p/a\nb"] {
+            match link.publish(bad, QoS::AtLeastOnce, false, "x", None) {
+                Err(e @ PublishError::InvalidTopic { .. }) => {
+                    assert!(!e.is_transient());
+                    assert!(e.to_string().contains("invalid topic"), "{e}");
+                }
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+        assert!(link.check("p/a\u{FDD0}", 1).is_err());
+        assert_eq!(
+            link.check("p/a", 64 << 20),
+            Err(PublishError::TooLarge(64 << 20))
+        );
+        assert_eq!(link.check("p/a", 1), Ok(()));
+        let e = link
+            .publish("p/control/response/a", QoS::AtLeastOnce, false, "x", None)
+            .unwrap_err();
+        assert_eq!(e, PublishError::NotConnected);
+        assert!(e.is_transient());
+        link.disconnect();
+        task.handle.abort();
     }
 }

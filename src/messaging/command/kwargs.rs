@@ -124,10 +124,13 @@ pub(super) fn check_keys(
             accepted.join(", ")
         )
     };
-    Err(ErrorBody::invalid(
-        super::values::shorten(unknown[0], 64),
-        message,
-    ))
+    // An empty name cannot be the field: the object that holds it is.
+    let field = match unknown[0] {
+        "" if what == "\"settings\"" => "settings".to_string(),
+        "" => "kwargs".to_string(),
+        name => super::values::shorten(name, 64),
+    };
+    Err(ErrorBody::invalid(field, message))
 }
 
 /// [`RawSettings`] from setting keys (all known), each key tried alone first so that a wrong
@@ -264,5 +267,10 @@ mod tests {
             "interrupt takes no arguments, got \"alpha\", \"quad\", \"zeta\""
         );
         assert!(check_keys(&map(json!({})), &[], "interrupt").is_ok());
+        let e = check_keys(&map(json!({"": 1})), &["quad"], "run_measurement").unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("kwargs"));
+        assert!(e.message.contains("\"\""), "{}", e.message);
+        let e = check_keys(&map(json!({"": 1})), &["nb_stack"], "\"settings\"").unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("settings"));
     }
 }

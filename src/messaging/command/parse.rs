@@ -5,12 +5,13 @@ use serde_json::{Map, Value};
 
 use super::{
     build, canonical_name, values, CommandError, Request, COMMAND_ALIASES, COMMAND_NAMES,
-    MAX_CMD_ID_BYTES, MAX_PAYLOAD_BYTES, MAX_REPLY_TO_CHARS,
+    MAX_CMD_ID_BYTES, MAX_PAYLOAD_BYTES,
 };
 use crate::messaging::reply::{ErrorBody, ErrorCode};
 
 /// Parses one message: `{"cmd", "cmd_id"?, "kwargs"?, "reply_to"?}` (other top-level keys are
-/// ignored). `generate_id` is called, once, when the message has no `cmd_id`.
+/// ignored). `generate_id` is called, once, when the message has no `cmd_id` or an invalid one
+/// (the error reply then carries the generated id).
 ///
 /// Checks, in order: the size limit ([`MAX_PAYLOAD_BYTES`]), UTF-8, a JSON object, `cmd_id`,
 /// `reply_to`, `cmd`, then the command's arguments as a whole (unknown ones are refused by name).
@@ -72,11 +73,14 @@ pub fn parse_with_limit(
         ..address.clone()
     };
 
-    let cmd_id =
-        read_cmd_id(message.remove("cmd_id"), generate_id).map_err(|b| fail(&address, b))?;
-    address.cmd_id = Some(cmd_id.clone());
-    let reply_to = read_reply_to(message.remove("reply_to")).map_err(|b| fail(&address, b))?;
-    address.reply_to = reply_to.clone();
+    // Both are read before either is refused, so that an error about one still carries the
+    // other (a bad cmd_id is answered to its sender's reply_to, under a generated id).
+    let cmd_id = read_cmd_id(message.remove("cmd_id"), generate_id);
+    let reply_to = read_reply_to(message.remove("reply_to"));
+    address.cmd_id = cmd_id.as_ref().ok().cloned();
+    address.reply_to = reply_to.as_ref().ok().cloned().flatten();
+    let cmd_id = cmd_id.map_err(|b| fail(&address, b))?;
+    let reply_to = reply_to.map_err(|b| fail(&address, b))?;
 
     let cmd_name = match message.remove("cmd") {
         Some(Value::String(name)) => name,
@@ -159,6 +163,20 @@ fn read_cmd_id(
             ),
         ));
     }
+    // It is written into records, survey files and log lines: one line, printable.
+    if let Some(c) = id
+        .chars()
+        .find(|&c| c.is_control() || crate::messaging::topics::is_noncharacter(c))
+    {
+        return Err(ErrorBody::invalid(
+            "cmd_id",
+            format!(
+                "\"cmd_id\" must not contain control characters (line breaks, tabs, ...) or \
+                 Unicode noncharacters; found U+{:04X}",
+                u32::from(c)
+            ),
+        ));
+    }
     Ok(id)
 }
 
@@ -176,26 +194,12 @@ fn read_reply_to(value: Option<Value>) -> Result<Option<String>, ErrorBody> {
             ))
         }
     };
-    let problem = if name.is_empty() {
-        Some("is empty".to_string())
-    } else if name.chars().count() > MAX_REPLY_TO_CHARS {
-        Some(format!(
-            "is {} characters long; at most {MAX_REPLY_TO_CHARS}",
-            name.chars().count()
-        ))
-    } else if name.contains(['/', '+', '#']) {
-        Some("must not contain '/', '+' or '#' (it becomes one MQTT topic level)".to_string())
-    } else if name.chars().any(char::is_control) {
-        Some("must not contain control characters".to_string())
-    } else {
-        None
-    };
-    match problem {
-        Some(problem) => Err(ErrorBody::invalid(
+    match crate::messaging::topics::check_topic_level(&name) {
+        Ok(()) => Ok(Some(name)),
+        Err(problem) => Err(ErrorBody::invalid(
             "reply_to",
             format!("\"reply_to\" {problem}"),
         )),
-        None => Ok(Some(name)),
     }
 }
 

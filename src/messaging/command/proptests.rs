@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use super::*;
 use crate::acquisition::settings::SETTING_NAMES;
+use crate::messaging::reply::ErrorCode;
 
 /// Every name the parser looks for, and a few near misses.
 fn names() -> Vec<&'static str> {
@@ -111,17 +112,64 @@ fn message() -> impl Strategy<Value = Value> {
         })
 }
 
+/// `parse` gives a request or an error reply, never a panic; a request's addressing is safe to
+/// use in a topic, a record and a file; every error names its field or says what is wrong.
 fn check(payload: &[u8]) -> Result<(), TestCaseError> {
     match parse(payload, || "g".to_string()) {
         Ok(r) => {
             prop_assert!(COMMAND_NAMES.contains(&r.command.name()));
             prop_assert_eq!(canonical_name(&r.cmd_name), Some(r.command.name()));
+            prop_assert!(r.cmd_id.len() <= MAX_CMD_ID_BYTES);
+            prop_assert!(!r.cmd_id.chars().any(char::is_control), "{:?}", r.cmd_id);
+            if let Some(to) = &r.reply_to {
+                prop_assert!(
+                    crate::messaging::topics::check_topic_level(to).is_ok(),
+                    "{:?}",
+                    to
+                );
+            }
+            let topic =
+                crate::messaging::topics::Topics::new("ohmpi/0001").response(r.reply_to.as_deref());
+            prop_assert!(
+                crate::messaging::topics::check_topic(&topic).is_ok(),
+                "{:?}",
+                topic
+            );
         }
         Err(e) => {
-            prop_assert!(!e.body.message.is_empty());
-            // An error reply is always valid JSON.
+            let body = &e.body;
+            prop_assert!(!body.message.is_empty());
+            match body.code {
+                // Argument errors name their field.
+                ErrorCode::InvalidArgument => prop_assert!(
+                    body.field.as_deref().is_some_and(|f| !f.is_empty())
+                        || body.message.contains("bytes"),
+                    "{:?}",
+                    body
+                ),
+                ErrorCode::BadJson => prop_assert!(
+                    body.message.contains("JSON") || body.message.contains("UTF-8"),
+                    "{:?}",
+                    body
+                ),
+                ErrorCode::UnknownCommand => {
+                    prop_assert!(body.message.starts_with("unknown command"), "{:?}", body)
+                }
+                other => prop_assert!(false, "parse gave {} ({:?})", other, body),
+            }
+            // An error reply is always valid JSON, on a topic a broker accepts.
             let reply = e.to_reply(|| "g".into()).to_json();
             prop_assert!(serde_json::from_str::<Value>(&reply).is_ok());
+            let topic =
+                crate::messaging::topics::Topics::new("ohmpi/0001").response(e.reply_to.as_deref());
+            prop_assert!(
+                crate::messaging::topics::check_topic(&topic).is_ok(),
+                "{:?}",
+                topic
+            );
+            if let Some(id) = &e.cmd_id {
+                prop_assert!(!id.chars().any(char::is_control), "{:?}", id);
+            }
         }
     }
     Ok(())
@@ -143,6 +191,38 @@ proptest! {
     #[test]
     fn never_panics_on_command_objects(v in message()) {
         check(v.to_string().as_bytes())?;
+    }
+
+    /// Any string at all as the addressing, noncharacters and control characters included.
+    #[test]
+    fn hostile_addressing_is_refused_by_name(
+        cmd_id in prop_oneof![any::<String>(), "[a-z0-9]{1,8}"],
+        reply_to in prop_oneof![any::<String>(), "[a-z0-9-]{1,8}"],
+        cmd in prop_oneof![any::<String>(), select(COMMAND_NAMES).prop_map(String::from)],
+    ) {
+        let v = serde_json::json!({"cmd_id": cmd_id, "reply_to": reply_to, "cmd": cmd});
+        check(v.to_string().as_bytes())?;
+        let id_ok = cmd_id.len() <= MAX_CMD_ID_BYTES
+            && !cmd_id.chars().any(|c| c.is_control() || crate::messaging::topics::is_noncharacter(c));
+        let to_ok = crate::messaging::topics::check_topic_level(&reply_to).is_ok();
+        match parse(v.to_string().as_bytes(), || "g".into()) {
+            Ok(r) => {
+                prop_assert!(id_ok && to_ok);
+                prop_assert_eq!(r.cmd_id, cmd_id);
+                prop_assert_eq!(r.reply_to, Some(reply_to));
+            }
+            Err(e) if !id_ok => prop_assert_eq!(e.body.field.as_deref(), Some("cmd_id")),
+            Err(e) if !to_ok => {
+                prop_assert_eq!(e.body.field.as_deref(), Some("reply_to"));
+                prop_assert_eq!(e.cmd_id, Some(cmd_id));
+            }
+            Err(e) => {
+                // Both fine: the command (its name or arguments) is what is wrong, and the
+                // error goes back to its sender under its id.
+                prop_assert_eq!(e.reply_to, Some(reply_to));
+                prop_assert_eq!(e.cmd_id, Some(cmd_id));
+            }
+        }
     }
 
     #[test]

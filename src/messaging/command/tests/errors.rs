@@ -57,6 +57,37 @@ fn top_level_fields() {
         "x".repeat(300)
     );
     invalid(&long_id, "cmd_id");
+    let at_limit = format!(
+        r#"{{"cmd": "get_status", "cmd_id": "{}"}}"#,
+        "x".repeat(MAX_CMD_ID_BYTES)
+    );
+    assert!(parse_str(&at_limit).is_ok());
+    // cmd_id goes into records, survey files and logs: one printable line.
+    for bad in [
+        r#""line\nbreak""#,
+        r#""cr\r""#,
+        r#""tab\t""#,
+        r#""nul\u0000""#,
+        r#""del\u007f""#,
+        r#""c1\u0085""#,
+        r#""nc\uffff""#,
+    ] {
+        let json = format!(r#"{{"cmd": "get_status", "cmd_id": {bad}, "reply_to": "r"}}"#);
+        let m = invalid(&json, "cmd_id");
+        assert!(m.contains("control characters"), "{m}");
+        // The reply carries a generated id and still reaches its sender.
+        let e = err(&json);
+        assert_eq!(e.cmd_id, None);
+        assert_eq!(e.reply_to.as_deref(), Some("r"));
+        assert_eq!(e.to_reply(|| "generated".into()).cmd_id, "generated");
+    }
+    // Commas, quotes and non-ASCII text are fine: they are escaped where they are written.
+    assert_eq!(
+        parse_str(r#"{"cmd": "get_status", "cmd_id": "a,b;\"c\" é"}"#)
+            .unwrap()
+            .cmd_id,
+        "a,b;\"c\" é"
+    );
     invalid(r#"{"cmd": "get_status", "kwargs": [1]}"#, "kwargs");
     invalid(r#"{"cmd": "get_status", "kwargs": "nb_stack=2"}"#, "kwargs");
 
@@ -67,6 +98,13 @@ fn top_level_fields() {
         r#""""#,
         r#""a\u0000b""#,
         r#""line\nbreak""#,
+        r#""tab\tx""#,
+        r#""del\u007f""#,
+        r#""c1\u009f""#,
+        r#""nc\uffff""#,
+        r#""nc\ufffe""#,
+        r#""nc\ufdd0""#,
+        r#""nc\ud83f\udffe""#,
         "3",
         r#"["x"]"#,
     ] {
