@@ -28,6 +28,8 @@ mod state;
 #[cfg(test)]
 mod parse_tests;
 #[cfg(test)]
+mod persist_tests;
+#[cfg(test)]
 mod scheduler_tests;
 #[cfg(test)]
 mod simulated_month;
@@ -40,5 +42,7 @@ pub use error::ScheduleError;
 pub use plan::{
     topic_matches, Condition, ContactCheck, ContactPolicy, Entry, Plan, Resume, Test, Trigger,
 };
-pub use scheduler::{Due, Fire, Scheduler, JUMP_TOLERANCE, MAX_COUNTED_SLOTS, RECENT_MISSED};
+pub use scheduler::{
+    Due, Fire, Interrupted, Scheduler, JUMP_TOLERANCE, MAX_COUNTED_SLOTS, RECENT_MISSED,
+};
 pub use state::{EntryState, MissReason, Missed, Outcome, Running};

@@ -124,14 +124,18 @@ impl Scheduler {
                     match now_wall.duration_since(last) {
                         Ok(elapsed) if elapsed >= *period => {
                             let n = (elapsed.as_nanos() / period.as_nanos()) as u64;
-                            s.pending_missed = n - 1;
-                            let phase = Duration::from_nanos(
+                            let ago = Duration::from_nanos(
                                 (elapsed.as_nanos() % period.as_nanos()) as u64,
                             );
-                            s.next_mono = Some(now_mono.saturating_sub(phase));
+                            s.pending_missed = n - 1;
+                            s.make_up = Some(ago);
+                            s.next_mono = Some(now_mono + (*period - ago));
                         }
                         Ok(elapsed) => s.next_mono = Some(now_mono + (*period - elapsed)),
-                        Err(_) => s.next_mono = Some(now_mono),
+                        Err(_) => {
+                            s.make_up = Some(Duration::ZERO);
+                            s.next_mono = Some(now_mono + *period);
+                        }
                     }
                 }
                 Trigger::OnMessage { min_spacing, .. } => {

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::Value;
 
 use super::cron::UtcOffset;
-use super::plan::{topic_matches, Plan, Trigger};
+use super::plan::{topic_matches, Plan, Resume, Trigger};
 use super::state::{EntryState, MissReason, Missed, Outcome, Running};
 
 /// A wall clock that moved more than this beyond the monotonic one has jumped.
@@ -41,6 +41,15 @@ pub struct Due {
     pub entry: usize,
     pub name: String,
     pub at: Duration,
+}
+
+/// A survey cut by a power loss, found at restart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Interrupted {
+    pub entry: usize,
+    pub run: Running,
+    /// What the entry says to do with it.
+    pub resume: Resume,
 }
 
 /// A run to start now.
@@ -98,11 +107,28 @@ impl Scheduler {
         self.recent_missed.iter()
     }
 
-    /// The survey that was running when the instrument stopped, once, with the entry's index.
-    pub fn take_interrupted(&mut self) -> Option<(usize, Running)> {
-        let r = self.interrupted.take()?;
-        let i = self.plan.entries.iter().position(|e| e.name == r.entry)?;
-        Some((i, r))
+    /// The survey that was running when the instrument stopped, once, after [`Scheduler::load`];
+    /// to call before [`Scheduler::take_due`]. With `resume = "continue"` or `"restart"` it is
+    /// the running survey again (same run number), to [`Scheduler::finish`] as usual; with
+    /// `"skip"` it counts as a run that failed (`interrupted`).
+    pub fn take_interrupted(
+        &mut self,
+        now_mono: Duration,
+        now_wall: SystemTime,
+    ) -> Option<Interrupted> {
+        let mut run = self.interrupted.take()?;
+        let entry = self.plan.entries.iter().position(|e| e.name == run.entry)?;
+        let resume = self.plan.entries[entry].resume;
+        self.observe(now_mono, now_wall);
+        run.started_mono = now_mono;
+        if resume == Resume::Skip {
+            let s = &mut self.entries[entry];
+            s.runs += 1;
+            s.last_outcome = Some(Outcome::Failed("interrupted".into()));
+        } else if self.running.is_none() {
+            self.running = Some(run.clone());
+        }
+        Some(Interrupted { entry, run, resume })
     }
 
     /// Replaces the plan; entries kept with the same name and trigger keep their history.
@@ -154,17 +180,16 @@ impl Scheduler {
                     Some(start) => match since_wall(now_wall, *start) {
                         None => now_mono + since_wall(*start, now_wall).unwrap_or_default(),
                         Some(past) => {
-                            let k = past.as_nanos().div_ceil(period.as_nanos());
-                            let slot = *start + period.saturating_mul(k as u32);
-                            now_mono + since_wall(slot, now_wall).unwrap_or_default()
+                            let into = (past.as_nanos() % period.as_nanos()) as u64;
+                            let wait = match into {
+                                0 => Duration::ZERO,
+                                _ => *period - Duration::from_nanos(into),
+                            };
+                            now_mono + wait
                         }
                     },
                 });
-                Some(if s.pending_missed > 0 {
-                    next.min(now_mono)
-                } else {
-                    next
-                })
+                Some(if s.make_up.is_some() { now_mono } else { next })
             }
             Trigger::Cron(cron) => {
                 let from = *s.last_slot_wall.get_or_insert(now_wall);
@@ -210,16 +235,17 @@ impl Scheduler {
         let mut missed = std::mem::take(&mut s.pending_missed);
         match &self.plan.entries[i].trigger {
             Trigger::Every { period, .. } => {
-                let next = s.next_mono.unwrap_or(now_mono);
-                if next <= now_mono {
+                if let Some(ago) = s.make_up.take() {
+                    // Made up at once after a power cut; the next slot keeps the phase.
+                    s.last_slot_wall = now_wall.checked_sub(ago);
+                } else {
+                    let next = s.next_mono.unwrap_or(now_mono);
                     let n = ((now_mono - next).as_nanos() / period.as_nanos()) as u64 + 1;
                     missed += n - 1;
-                    let fired = next + period.saturating_mul((n - 1) as u32);
+                    let behind = (now_mono - next).as_nanos() % period.as_nanos();
+                    let fired = now_mono - Duration::from_nanos(behind as u64);
                     s.next_mono = Some(fired + *period);
                     s.last_slot_wall = now_wall.checked_sub(now_mono - fired);
-                } else {
-                    // Made up at once after a power cut; the phase is kept.
-                    s.last_slot_wall = Some(now_wall);
                 }
             }
             Trigger::Cron(cron) => {

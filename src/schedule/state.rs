@@ -28,6 +28,9 @@ pub struct EntryState {
     /// `every`: the next slot; `on_message`: the end of the spacing. Monotonic.
     #[serde(skip)]
     pub(crate) next_mono: Option<Duration>,
+    /// After a restart: a run to make up at once, for the slot that long ago.
+    #[serde(skip)]
+    pub(crate) make_up: Option<Duration>,
     /// Slots found missed while the instrument was off (counted at restore).
     #[serde(skip)]
     pub(crate) pending_missed: u64,
