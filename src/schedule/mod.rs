@@ -22,8 +22,10 @@ mod error;
 mod parse;
 mod persist;
 mod plan;
+mod runs;
 mod scheduler;
 mod state;
+mod status;
 
 #[cfg(test)]
 mod parse_tests;
@@ -42,7 +44,6 @@ pub use error::ScheduleError;
 pub use plan::{
     topic_matches, Condition, ContactCheck, ContactPolicy, Entry, Plan, Resume, Test, Trigger,
 };
-pub use scheduler::{
-    Due, Fire, Interrupted, Scheduler, JUMP_TOLERANCE, MAX_COUNTED_SLOTS, RECENT_MISSED,
-};
+pub use runs::Interrupted;
+pub use scheduler::{Due, Fire, Scheduler, JUMP_TOLERANCE, MAX_COUNTED_SLOTS, RECENT_MISSED};
 pub use state::{EntryState, MissReason, Missed, Outcome, Running};

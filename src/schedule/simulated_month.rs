@@ -123,7 +123,7 @@ fn thirty_days_with_clock_jumps_and_a_power_cut() {
     // grid (the cut is measured on the wall clock, whose offset did not change during it); the
     // cron slots are the wall-clock slots in (start, end], the 2 h replayed by the backward jump
     // counted once.
-    let every_planned = (end.as_secs() / 7_200 + 1) as u64;
+    let every_planned = end.as_secs() / 7_200 + 1;
     let cron = match &s.plan().entries[1].trigger {
         Trigger::Cron(c) => c.clone(),
         _ => unreachable!(),
