@@ -5,6 +5,9 @@
 
 use std::time::Duration;
 
+/// The longest duration accepted: ten years.
+pub const MAX_DURATION: Duration = Duration::from_secs(3_650 * 86_400);
+
 const UNITS: [(char, u64); 4] = [('d', 86_400), ('h', 3_600), ('m', 60), ('s', 1)];
 
 /// Parses `1h30m` and the like into a non-zero whole number of seconds.
@@ -31,7 +34,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         total = n
             .checked_mul(secs)
             .and_then(|s| total.checked_add(s))
-            .ok_or_else(|| format!("{text:?} is too long"))?;
+            .ok_or_else(|| format!("{text:?} is longer than 3650d"))?;
         next_unit += pos + 1;
         digits.clear();
         any = true;
@@ -41,6 +44,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     }
     if total == 0 {
         return Err(format!("{text:?} must be longer than zero"));
+    }
+    if total > MAX_DURATION.as_secs() {
+        return Err(format!("{text:?} is longer than 3650d"));
     }
     Ok(Duration::from_secs(total))
 }
@@ -92,11 +98,15 @@ mod tests {
             .unwrap_err()
             .contains("longer than zero"));
         assert!(parse_duration("99999999999999999999d").is_err());
+        assert_eq!(parse_duration("3650d"), Ok(MAX_DURATION));
+        assert!(parse_duration("3651d")
+            .unwrap_err()
+            .contains("longer than 3650d"));
     }
 
     proptest! {
         #[test]
-        fn canonical_form_parses_back(secs in 1u64..10_000_000_000) {
+        fn canonical_form_parses_back(secs in 1u64..=3_650 * 86_400) {
             let d = Duration::from_secs(secs);
             prop_assert_eq!(parse_duration(&format_duration(d)), Ok(d));
         }

@@ -39,7 +39,7 @@ mod simulated_month;
 pub use alarm::{Alarm, AlarmEvent, AlarmKind, AlarmSpec, Direction, Transition};
 pub use battery::{BatteryGuard, BatteryState, DEFAULT_RECOVERY_V};
 pub use cron::{Cron, UtcOffset};
-pub use duration::{format_duration, parse_duration};
+pub use duration::{format_duration, parse_duration, MAX_DURATION};
 pub use error::ScheduleError;
 pub use plan::{
     topic_matches, Condition, ContactCheck, ContactPolicy, Entry, Plan, Resume, Test, Trigger,

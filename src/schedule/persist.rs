@@ -54,10 +54,14 @@ impl Scheduler {
         let mut tmp_name = path.file_name().unwrap_or_default().to_owned();
         tmp_name.push(".tmp");
         let tmp = path.with_file_name(tmp_name);
-        let mut f = fs::File::create(&tmp).map_err(io)?;
-        f.write_all(text.as_bytes()).map_err(io)?;
-        f.sync_all().map_err(io)?;
-        drop(f);
+        let written = fs::File::create(&tmp).and_then(|mut f| {
+            f.write_all(text.as_bytes())?;
+            f.sync_all()
+        });
+        if let Err(cause) = written {
+            let _ = fs::remove_file(&tmp); // a full disk leaves no half file behind
+            return Err(io(cause));
+        }
         fs::rename(&tmp, path).map_err(io)?;
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d,
