@@ -86,6 +86,30 @@ fn a_stale_clock_at_boot_gives_one_run_and_no_guess() {
 }
 
 #[test]
+fn a_wall_jump_moves_the_every_slots_so_a_restart_counts_no_years() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("schedule.json");
+    let mut s = Scheduler::new(
+        plan(json!([{"name": "e", "every": "2h", "sequence": "s"}])),
+        UtcOffset::UTC,
+    );
+    // Booted with the clock at 1970 + 1000 s, a survey, then NTP sets 2026 an hour later.
+    let stale = std::time::UNIX_EPOCH + Duration::from_secs(1_000);
+    s.take_due(Duration::ZERO, stale).unwrap();
+    s.finish(Outcome::Completed, 20 * MIN, stale + 20 * MIN);
+    let c = Clocks::new();
+    assert_eq!(s.next_due(HOUR, c.wall).unwrap().at, 2 * HOUR);
+    s.save(&path).unwrap();
+    // Restarted 30 min later: the slot was 1 h 30 min ago, nothing missed, next in 30 min.
+    let mut s = Scheduler::load(&path, UtcOffset::UTC, MIN, c.wall + 30 * MIN)
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.take_due(MIN, c.wall + 30 * MIN), None);
+    assert_eq!(s.next_due(MIN, c.wall + 30 * MIN).unwrap().at, 31 * MIN);
+    assert_eq!(s.entries()[0].missed, 0);
+}
+
+#[test]
 fn a_cut_survey_with_resume_skip_counts_as_a_failed_run() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("schedule.json");

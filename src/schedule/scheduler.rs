@@ -119,16 +119,26 @@ impl Scheduler {
         self.plan = plan;
     }
 
-    /// Notes the time; a wall clock that moved forward beyond the monotonic one marks the cron
-    /// entries, whose slots it jumped over are then missed for that reason.
+    /// Notes the time. A wall clock that moved forward beyond the monotonic one marks the cron
+    /// entries, whose slots it jumped over are then missed for that reason. The wall times of
+    /// the `every` slots move with the clock (a jump from a stale boot clock must not read as
+    /// years without surveys at the next restart).
     pub(crate) fn observe(&mut self, now_mono: Duration, now_wall: SystemTime) {
         if let Some((m, w)) = self.last_seen {
             let expected = w + now_mono.saturating_sub(m);
-            if since_wall(now_wall, expected).is_some_and(|d| d > JUMP_TOLERANCE) {
-                for (s, e) in self.entries.iter_mut().zip(&self.plan.entries) {
-                    if matches!(e.trigger, Trigger::Cron(_)) {
-                        s.since.jump = true;
+            let ahead = since_wall(now_wall, expected).filter(|d| *d > JUMP_TOLERANCE);
+            let behind = since_wall(expected, now_wall).filter(|d| *d > JUMP_TOLERANCE);
+            for (s, e) in self.entries.iter_mut().zip(&self.plan.entries) {
+                match (&e.trigger, s.last_slot_wall) {
+                    (Trigger::Cron(_), _) => s.since.jump |= ahead.is_some(),
+                    (Trigger::Every { .. }, Some(slot)) => {
+                        s.last_slot_wall = match (ahead, behind) {
+                            (Some(d), _) => slot.checked_add(d),
+                            (_, Some(d)) => slot.checked_sub(d),
+                            _ => Some(slot),
+                        }
                     }
+                    _ => {}
                 }
             }
         }
