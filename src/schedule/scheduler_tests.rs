@@ -242,3 +242,72 @@ fn a_new_plan_keeps_the_history_of_unchanged_entries() {
     assert_eq!(s.entries()[1].runs, 1, "a kept its history");
     assert_eq!(s.plan().entries[1].sequence, "t");
 }
+
+#[derive(Debug, Clone)]
+enum Op {
+    /// Time passes (seconds), then the due runs are taken, each measured for `survey` seconds.
+    Advance(u64, u64),
+    WallJump(i64),
+}
+
+fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+    use proptest::prelude::*;
+    prop_oneof![
+        4 => (1u64..30_000, 0u64..20_000).prop_map(|(a, s)| Op::Advance(a, s)),
+        1 => (-20_000i64..200_000).prop_map(Op::WallJump),
+    ]
+}
+
+proptest::proptest! {
+    /// Whatever the clocks and the survey lengths do: an instant never starts two runs of one
+    /// entry, cron slots only move forward, and every `every` slot is run or counted missed.
+    #[test]
+    fn accounting_holds_under_any_clock(ops in proptest::collection::vec(op(), 1..60)) {
+        let p = plan(json!([
+            {"name": "e", "every": "1h", "sequence": "s"},
+            {"name": "c", "cron": "*/45 * * * *", "sequence": "s"},
+        ]));
+        let mut s = Scheduler::new(p, UtcOffset::UTC);
+        let mut c = Clocks::new();
+        let t0 = c.mono;
+        s.next_due(c.mono, c.wall); // the plan starts now: the first hourly slot is t0
+        let mut last_cron_slot = None;
+        for op in ops.into_iter().chain([Op::Advance(1, 0)]) {
+            match op {
+                Op::WallJump(d) if d >= 0 => c.wall += Duration::from_secs(d as u64),
+                Op::WallJump(d) => c.wall -= Duration::from_secs(d.unsigned_abs()),
+                Op::Advance(a, survey) => {
+                    c.advance(Duration::from_secs(a));
+                    let mut fired_now = vec![];
+                    while let Some(f) = s.take_due(c.mono, c.wall) {
+                        proptest::prop_assert!(!fired_now.contains(&f.entry), "a burst of {}", f.name);
+                        fired_now.push(f.entry);
+                        if f.entry == 1 {
+                            let slot = s.entries()[1].last_slot_wall;
+                            proptest::prop_assert!(last_cron_slot < slot, "a cron slot ran twice");
+                            last_cron_slot = slot;
+                        }
+                        s.finish(Outcome::Completed, c.mono, c.wall);
+                    }
+                    if survey > 0 {
+                        if let Some(f) = s.take_due(c.mono, c.wall) {
+                            if f.entry == 1 {
+                                let slot = s.entries()[1].last_slot_wall;
+                                proptest::prop_assert!(last_cron_slot < slot, "a cron slot ran twice");
+                                last_cron_slot = slot;
+                            }
+                            c.advance(Duration::from_secs(survey));
+                            s.finish(Outcome::Completed, c.mono, c.wall);
+                        }
+                    }
+                }
+            }
+        }
+        // Drain what is due at the end, then count the hourly slots since the start.
+        while s.take_due(c.mono, c.wall).is_some() {
+            s.finish(Outcome::Completed, c.mono, c.wall);
+        }
+        let e = &s.entries()[0];
+        proptest::prop_assert_eq!(e.runs + e.missed, (c.mono - t0).as_secs() / 3_600 + 1);
+    }
+}
