@@ -70,7 +70,7 @@ impl Scheduler {
         fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)
     }
 
-    /// Reads the state file and resumes from it ([`Scheduler::restore`]); `None` when there is
+    /// Reads the state file and resumes from it (`restore`); `None` when there is
     /// no file (the configuration's plan applies).
     pub fn load(
         path: &Path,

@@ -2,7 +2,7 @@
 //!
 //! Wall-clock times are kept as RFC 3339 text in the state file; monotonic times are not kept
 //! (they mean nothing after a restart) and are rebuilt from the wall clock by
-//! [`super::Scheduler::restore`].
+//! `Scheduler::restore` (at load).
 
 use std::time::{Duration, SystemTime};
 
