@@ -21,6 +21,7 @@ pub mod instrument;
 pub mod messaging;
 pub mod pump;
 pub mod rpi;
+pub mod schedule;
 pub mod service;
 pub mod soh;
 pub mod storage;
