@@ -35,7 +35,10 @@ const WAIT_SLICE: Duration = Duration::from_millis(2);
 /// Counters the engine keeps for the state of health; read from any thread.
 #[derive(Debug, Default)]
 pub struct EngineCounters {
-    /// Events that found the ring full.
+    /// Events that found the ring full: only events that may be lost (waveform samples,
+    /// progress, state changes, health, busy replies). Records and run and survey boundaries
+    /// wait for room instead; they are counted here only if a shutdown finds the ring still
+    /// full.
     pub dropped_events: AtomicU64,
     /// Samples that missed their deadline or failed to read.
     pub dropped_samples: AtomicU64,
@@ -51,9 +54,10 @@ pub struct EngineCounters {
     /// current off; status and state-of-health reports show it from this field.
     pub storage_wait_since_ms: AtomicU64,
     /// Waits for room in the event ring that lasted longer than
-    /// [`super::room::LONG_STORAGE_WAIT`].
+    /// [`LONG_STORAGE_WAIT`](crate::acquisition::LONG_STORAGE_WAIT).
     pub storage_long_waits: AtomicU64,
-    /// Increases while the engine thread is alive and responsive (watchdog).
+    /// Increases while the engine thread is alive and responsive (watchdog), waits for the
+    /// storage included.
     pub heartbeat: AtomicU64,
     /// The engine's state as it is now ([`EngineState`] as a number; see
     /// [`EngineCounters::state`]), also while the events saying so wait for room in the ring.

@@ -13,7 +13,7 @@ use crate::survey::Quadrupole;
 
 /// A supply output above this holds enough charge to be emptied through the discharge relay
 /// before a lower Vab \[V\].
-pub(crate) const DISCHARGE_ABOVE_V: f64 = 12.5;
+const DISCHARGE_ABOVE_V: f64 = 12.5;
 /// A lower Vab needs a discharge only when the output holds more than this above it \[V\] (the
 /// supply's own settling tolerance).
 const DISCHARGE_MARGIN_V: f64 = 1.0;
