@@ -57,7 +57,7 @@ impl Broker {
         std::fs::write(
             &conf,
             format!(
-                "listener {} 127.0.0.1\n{}persistence false\n",
+                "listener {} 127.0.0.1\n{}persistence false\nset_tcp_nodelay true\n",
                 self.port, self.access
             ),
         )
