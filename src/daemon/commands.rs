@@ -4,10 +4,9 @@
 
 use std::sync::Arc;
 
-use rumqttc::QoS;
 use serde_json::{json, Value};
 
-use super::{Daemon, Exit, RunCtx, PENDING_REPLIES};
+use super::{Daemon, Exit, RunCtx};
 use crate::acquisition::{Command as Engine, Outcome, RawSettings, RunKind, Settings};
 use crate::messaging::command::{self, Command, Request};
 use crate::messaging::compat;
@@ -28,49 +27,7 @@ impl Daemon {
     }
 
     fn send_reply(&mut self, to: &Target, reply: &Reply) {
-        let topic = self.topics.response(to.reply_to.as_deref());
-        let json = reply.to_json();
-        self.to_web(&topic, &json);
-        // A reply that can never be sent must not hold up the ones behind it: the command is
-        // still answered, with the reason, and the fault reported.
-        if let Err(e) = self.link.check(&topic, json.len()) {
-            let what = format!("reply to {} not sent: {e}", reply.cmd_id);
-            tracing::error!("{what}");
-            self.publish_error("mqtt", &what);
-            let short = Reply::error(
-                reply.cmd_id.clone(),
-                reply.cmd.clone(),
-                ErrorBody::new(ErrorCode::Internal, what),
-            )
-            .to_json();
-            if self.link.check(&topic, short.len()).is_ok() {
-                self.queue_reply(topic, short);
-            }
-            return;
-        }
-        self.queue_reply(topic, json);
-        if to.compat {
-            if let Ok(body) = serde_json::to_value(reply) {
-                self.publish_compat_data(&body);
-            }
-        }
-    }
-
-    /// Sends a reply, or keeps it (in order) until the link takes it.
-    fn queue_reply(&mut self, topic: String, json: String) {
-        // Replies keep their order: behind any still waiting.
-        self.flush_pending();
-        let sent = self.pending.is_empty()
-            && self
-                .link
-                .publish(&topic, QoS::AtLeastOnce, false, json.clone(), None)
-                .is_ok();
-        if !sent {
-            if self.pending.len() == PENDING_REPLIES {
-                self.pending.pop_front();
-            }
-            self.pending.push_back((topic, json));
-        }
+        self.out.reply(to.reply_to.as_deref(), to.compat, reply);
     }
 
     pub(super) fn error(&mut self, to: &Target, req: &Request, body: ErrorBody) {
@@ -296,7 +253,7 @@ impl Daemon {
                 let running = self.run.is_some();
                 if !running {
                     // OhmPi's clients wait for this after every interrupt.
-                    self.publish_compat_data(&compat::idle_body(Some(&req.cmd_id)));
+                    self.out.compat_data(&compat::idle_body(Some(&req.cmd_id)));
                 }
                 if let Some((_, ctx)) = &mut self.run {
                     ctx.interrupted = true;
@@ -466,7 +423,7 @@ impl Daemon {
             }
         };
         self.send_reply(&to, &reply);
-        self.publish_compat_data(&compat::idle_body(Some(&ctx.cmd_id)));
+        self.out.compat_data(&compat::idle_body(Some(&ctx.cmd_id)));
     }
 }
 

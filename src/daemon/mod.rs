@@ -8,11 +8,11 @@ mod files;
 mod outbox;
 mod outputs;
 mod publish;
+mod publisher;
 mod reads;
 mod status;
 mod web;
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,6 +29,7 @@ use crate::pump::thread::{self as pump_thread, PumpHandle, PumpThread, Pumped};
 use crate::survey::Quadrupole;
 use crate::telemetry::LogEvent;
 use outbox::Outbox;
+use publisher::Publisher;
 use status::Status;
 
 /// Why the daemon could not start.
@@ -53,8 +54,6 @@ pub enum Exit {
     StorageFailed,
 }
 
-/// Replies kept while the broker is away, at most.
-const PENDING_REPLIES: usize = 256;
 /// Status is republished at most this often during a survey.
 const STATUS_EVERY: Duration = Duration::from_secs(1);
 
@@ -79,10 +78,8 @@ pub struct Daemon {
     config: Config,
     inst: Core,
     pump: PumpHandle,
-    link: Link,
-    topics: Topics,
-    compat: Option<CompatTopics>,
-    outbox: Outbox,
+    /// Everything that leaves the instrument.
+    out: Publisher,
     status: Status,
     status_dirty: bool,
     last_status: Instant,
@@ -90,10 +87,7 @@ pub struct Daemon {
     sequence: Option<Arc<[Quadrupole]>>,
     run: Option<(RunId, RunCtx)>,
     next_run: RunId,
-    pending: VecDeque<(String, String)>,
     exit: Option<Exit>,
-    log_window: (Instant, u32),
-    logs_dropped: u64,
     autostart: Option<String>,
     /// `cmd_id`s generated for commands that came without one.
     generated_ids: u64,
@@ -102,8 +96,6 @@ pub struct Daemon {
     /// Supply and battery voltage last reported by the boards.
     supply_v: Option<f64>,
     battery_v: Option<f64>,
-    /// The dashboard's gateway, when it serves: everything published goes to it too.
-    web: Option<crate::web::Hub>,
     /// Commands from the dashboard.
     web_commands: Option<mpsc::Receiver<crate::web::Inbound>>,
     /// What the start-up reconciliation of the data directory set right, published as error
@@ -171,6 +163,14 @@ impl Daemon {
         )
         .map_err(DaemonError::Thread)?;
         let outbox = Outbox::new(pump_handle.clone(), topics.data.clone());
+        let out = Publisher::new(
+            link,
+            topics,
+            compat,
+            outbox,
+            config.instrument.id.clone(),
+            config.mqtt.log_rate_per_s,
+        );
         let mut settings = config.acquisition.settings.clone();
         settings.full_waveform |= config.mqtt.waveform;
         let sequence = default_sequence(&config, &inst.preset)?;
@@ -179,10 +179,7 @@ impl Daemon {
                 config,
                 inst,
                 pump: pump_handle,
-                link,
-                topics,
-                compat,
-                outbox,
+                out,
                 status,
                 status_dirty: true,
                 last_status: Instant::now(),
@@ -190,16 +187,12 @@ impl Daemon {
                 sequence: Some(sequence),
                 run: None,
                 next_run: 1,
-                pending: VecDeque::new(),
                 exit: None,
-                log_window: (Instant::now(), 0),
-                logs_dropped: 0,
                 autostart: None,
                 generated_ids: 0,
                 supply_v: None,
                 battery_v: None,
                 logs_queue_dropped: Default::default(),
-                web: None,
                 web_commands: None,
                 findings,
                 reads: reads::Reads::new(),
@@ -224,7 +217,7 @@ impl Daemon {
         let mut tick = tokio::time::interval(Duration::from_millis(200));
         tracing::info!(
             broker = %format!("{}:{}", self.config.mqtt.host, self.config.mqtt.port),
-            prefix = %self.topics.prefix,
+            prefix = %self.out.topics.prefix,
             "daemon started"
         );
         let mut web_commands = self.web_commands.take();
@@ -237,7 +230,7 @@ impl Daemon {
                 Some(p) = outputs.recv() => self.on_pumped(p),
                 Some(done) = self.reads.rx.recv() => self.on_read_done(done),
                 Some(ev) = link_task.events.recv() => self.on_link(ev),
-                Some(log) = logs.recv() => self.on_log(log),
+                Some(log) = logs.recv() => self.out.log(log),
                 _ = soh_tick.tick() => self.publish_soh(),
                 _ = tick.tick() => {
                     self.housekeeping();
@@ -252,25 +245,10 @@ impl Daemon {
         Ok(exit)
     }
 
-    /// Replies that could not be handed to the client, in order, before anything newer.
-    pub(super) fn flush_pending(&mut self) {
-        while let Some((topic, payload)) = self.pending.pop_front() {
-            if self
-                .link
-                .publish(&topic, QoS::AtLeastOnce, false, payload.clone(), None)
-                .is_err()
-            {
-                self.pending.push_front((topic, payload));
-                break;
-            }
-        }
-    }
-
     /// Every 200 ms: acknowledgements, replies and records to the broker, status if it changed,
     /// watermark on disk.
     fn housekeeping(&mut self) {
-        self.flush_pending();
-        self.outbox.flush(&self.link);
+        self.out.flush();
         self.refresh_status();
         if self.status_dirty && self.last_status.elapsed() >= STATUS_EVERY {
             self.publish_status();
@@ -285,32 +263,12 @@ impl Daemon {
         match ev {
             LinkEvent::Connected => {
                 tracing::info!("connected to the broker");
-                for topic in [
-                    Some(self.topics.control.clone()),
-                    self.compat.as_ref().map(|c| c.ctrl.clone()),
-                ]
-                .into_iter()
-                .flatten()
-                {
-                    if self.link.subscribe(&topic).is_err() {
-                        tracing::error!("cannot subscribe to {topic}");
-                    }
-                }
+                self.out.on_connected();
                 self.publish_status();
                 self.publish_soh();
-                while let Some((topic, payload)) = self.pending.pop_front() {
-                    if self
-                        .link
-                        .publish(&topic, QoS::AtLeastOnce, false, payload.clone(), None)
-                        .is_err()
-                    {
-                        self.pending.push_front((topic, payload));
-                        break;
-                    }
-                }
-                self.outbox.flush(&self.link);
+                self.out.flush();
                 for finding in std::mem::take(&mut self.findings) {
-                    self.publish_error("storage", &finding);
+                    self.out.error_event("storage", &finding);
                 }
                 if let Some(cmd) = self.autostart.take() {
                     self.on_command(cmd.as_bytes(), false);
@@ -318,17 +276,15 @@ impl Daemon {
             }
             LinkEvent::Disconnected(why) => {
                 tracing::warn!("broker connection lost: {why}; reconnecting");
-                self.outbox.disconnected();
+                self.out.outbox.disconnected();
             }
             LinkEvent::Oversize { topic, len } => {
-                let compat = self.compat.as_ref().is_some_and(|c| c.ctrl == topic);
-                if compat || topic == self.topics.control {
+                if let Some(compat) = self.out.control_topic(&topic) {
                     self.oversize_command(len, compat);
                 }
             }
             LinkEvent::Message { topic, payload } => {
-                let compat = self.compat.as_ref().is_some_and(|c| c.ctrl == topic);
-                if compat || topic == self.topics.control {
+                if let Some(compat) = self.out.control_topic(&topic) {
                     self.on_command(&payload, compat);
                 }
             }
@@ -344,25 +300,25 @@ impl Daemon {
                     g.first_seq, g.last_seq
                 );
                 tracing::error!("{msg}");
-                self.publish_error("outbox", &msg);
+                self.out.error_event("outbox", &msg);
             }
             Pumped::Fetched {
                 after,
                 records,
                 last_seq,
             } => {
-                self.outbox.fetched(after, records, last_seq);
-                self.outbox.flush(&self.link);
+                self.out.outbox.fetched(after, records, last_seq);
+                self.out.outbox.flush(&self.out.link);
             }
             Pumped::ReadFailed(e) => {
                 tracing::error!("outbox: cannot read back unacknowledged records: {e}");
-                self.outbox.fetch_failed();
+                self.out.outbox.fetch_failed();
             }
             Pumped::Drained => {}
             Pumped::Failed(e) => {
                 tracing::error!("cannot store measurements: {e}; stopping");
                 let _ = self.inst.engine.try_send(Command::Interrupt);
-                self.publish_error("storage", &e.to_string());
+                self.out.error_event("storage", &e.to_string());
                 self.exit = Some(Exit::StorageFailed);
             }
         }
@@ -394,10 +350,9 @@ impl Daemon {
             self.finish_run(ctx, Outcome::Interrupted, records);
         }
         let deadline = Instant::now() + Duration::from_secs(3);
-        while self.link.is_connected() && Instant::now() < deadline {
-            self.flush_pending();
-            self.outbox.flush(&self.link);
-            if self.link.inflight() == 0 && self.outbox.depth() == 0 {
+        while self.out.link.is_connected() && Instant::now() < deadline {
+            self.out.flush();
+            if self.out.link.inflight() == 0 && self.out.outbox.depth() == 0 {
                 break;
             }
             // Read-backs and the pump's other answers, while waiting for acknowledgements.
@@ -408,19 +363,22 @@ impl Daemon {
             }
         }
         let offline = self.status.offline_json();
-        let topic = self.topics.status.clone();
-        self.publish(&topic, QoS::AtLeastOnce, true, offline);
+        let topic = self.out.topics.status.clone();
+        self.out.publish(&topic, QoS::AtLeastOnce, true, offline);
         let wait_acks = Instant::now() + Duration::from_secs(2);
-        while self.link.is_connected() && self.link.inflight() > 0 && Instant::now() < wait_acks {
+        while self.out.link.is_connected()
+            && self.out.link.inflight() > 0
+            && Instant::now() < wait_acks
+        {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        self.outbox.flush(&self.link);
-        self.link.disconnect();
+        self.out.outbox.flush(&self.out.link);
+        self.out.link.disconnect();
         let _ = tokio::time::timeout(Duration::from_secs(5), link_task.handle).await;
         // The last acknowledgements are with the pump; with every handle gone it saves the
         // watermark and ends.
-        let Daemon { pump, outbox, .. } = self;
-        drop((pump, outbox));
+        let Daemon { pump, out, .. } = self;
+        drop((pump, out));
         drop(outputs);
         tokio::task::block_in_place(|| pump_thread.join());
     }

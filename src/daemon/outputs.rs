@@ -74,7 +74,7 @@ impl Daemon {
                     None => error.to_string(),
                 };
                 tracing::error!("hardware fault: {what}");
-                self.publish_error("hardware", &what);
+                self.out.error_event("hardware", &what);
             }
             Output::Busy { refused } => {
                 tracing::warn!("run {refused} refused by the engine: busy");
@@ -97,18 +97,18 @@ impl Daemon {
             self.battery_v = Some(battery);
         }
         let json = serde_json::to_string(&record).unwrap_or_default();
-        let data = self.topics.data.clone();
-        self.to_web(&data, &json);
-        self.outbox.push(record.seq, json);
-        self.outbox.flush(&self.link);
+        let data = self.out.topics.data.clone();
+        self.out.to_web(&data, &json);
+        self.out.outbox.push(record.seq, json);
+        self.out.outbox.flush(&self.out.link);
         if let Some(wf) = waveform {
-            let topic = self.topics.waveform.clone();
+            let topic = self.out.topics.waveform.clone();
             let json = serde_json::to_string(&wf).unwrap_or_default();
-            self.publish(&topic, QoS::AtLeastOnce, false, json);
+            self.out.publish(&topic, QoS::AtLeastOnce, false, json);
         }
-        if self.compat.is_some() {
+        if self.out.compat.is_some() {
             let body = crate::messaging::compat::record_body(&record, record.battery_v);
-            self.publish_compat_data(&body);
+            self.out.compat_data(&body);
         }
         if let Some((_, ctx)) = &mut self.run {
             ctx.records += 1;
@@ -125,10 +125,11 @@ impl Daemon {
             "iab_ma": contact.iab_ma,
             "quality": contact.quality,
         });
-        let topic = self.topics.contact.clone();
-        self.publish(&topic, QoS::AtLeastOnce, false, body.to_string());
+        let topic = self.out.topics.contact.clone();
+        self.out
+            .publish(&topic, QoS::AtLeastOnce, false, body.to_string());
         let rs = crate::messaging::compat::rsdata_body(contact.a, contact.b, contact.rs_kohm);
-        self.publish_compat_data(&rs);
+        self.out.compat_data(&rs);
         if let Some((_, ctx)) = &mut self.run {
             ctx.contacts.push(body);
         }

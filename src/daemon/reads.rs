@@ -102,7 +102,7 @@ impl Daemon {
         let to = match (&req.command, &result) {
             (Command::GetData { .. }, Ok(Some(v))) if to.compat => {
                 // OhmPi's page reads the reply itself, as its controller shapes it.
-                self.publish_compat_data(v);
+                self.out.compat_data(v);
                 Target {
                     compat: false,
                     ..to

@@ -25,7 +25,7 @@ impl Daemon {
             },
             tx,
         );
-        hub.add_instrument(&self.config.instrument.id, &self.topics.prefix);
+        hub.add_instrument(&self.config.instrument.id, &self.out.topics.prefix);
         let tokens = self.config.tokens_file();
         let state = crate::web::server::AppState {
             hub: hub.clone(),
@@ -58,26 +58,13 @@ impl Daemon {
                     "dashboard on {scheme}://{addr}/ (tokens in {})",
                     tokens.display()
                 );
-                self.web = Some(hub);
+                self.out.web = Some(hub);
                 self.web_commands = Some(rx);
             }
             Err(e) => tracing::error!(
                 "dashboard: cannot listen on {}: {e}; measuring goes on without it",
                 web.listen
             ),
-        }
-    }
-
-    /// What goes out on `topic` (a full topic) goes to the dashboard too, when it is on one of
-    /// this instrument's topics.
-    pub(super) fn to_web(&self, topic: &str, payload: &str) {
-        if let Some(hub) = &self.web {
-            if let Some(rel) = topic
-                .strip_prefix(self.topics.prefix.as_str())
-                .and_then(|t| t.strip_prefix('/'))
-            {
-                hub.publish(&self.config.instrument.id, rel, payload);
-            }
         }
     }
 }
