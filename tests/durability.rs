@@ -171,7 +171,12 @@ fn kill_and_restart(clock: &str, kills: usize, window_ms: (u64, u64)) {
         );
         c.drain(Duration::from_millis(200));
     }
-    assert!(daemon.stop().is_some_and(|s| s.success()));
+    let status = daemon.stop();
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "{status:?}\n{}",
+        daemon.log()
+    );
     let files = stored(&data);
     let (got, deliveries) = published(&c);
     for (seq, (file, row)) in &files {

@@ -335,6 +335,7 @@ impl Daemon {
         );
         let _ = self.inst.engine.try_send(Command::Interrupt);
         tokio::task::block_in_place(|| self.inst.engine.stop());
+        tracing::info!("stopping: engine stopped, hardware safe");
         // Everything the engine produced is stored and handed on: the pump says so once the
         // ring is empty.
         while let Some(p) = outputs.recv().await {
@@ -344,6 +345,7 @@ impl Daemon {
                 break;
             }
         }
+        tracing::info!("stopping: every event stored");
         // A run the engine did not get to report still gets its final reply.
         if let Some((_, ctx)) = self.run.take() {
             let records = ctx.records;
@@ -377,6 +379,7 @@ impl Daemon {
         let _ = tokio::time::timeout(Duration::from_secs(5), link_task.handle).await;
         // The last acknowledgements are with the pump; with every handle gone it saves the
         // watermark and ends.
+        tracing::info!("stopping: disconnected from the broker");
         let Daemon { pump, out, .. } = self;
         drop((pump, out));
         drop(outputs);
