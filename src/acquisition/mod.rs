@@ -20,4 +20,4 @@ pub use doorbell::Doorbell;
 pub use engine::{Engine, EngineCounters, EngineOptions, SendError, EVENT_CAPACITY};
 pub use event::{Command, Contact, EngineState, Event, Outcome, RunId, RunKind, Sample};
 pub use room::LONG_STORAGE_WAIT;
-pub use settings::{RawSettings, Settings, Strategy};
+pub use settings::{FieldError, RawSettings, Settings, Strategy};
