@@ -6,11 +6,11 @@
 
 use std::time::Duration;
 
-use super::engine::{Abort, Stop, Worker};
 use super::event::{EngineState, Event, Outcome, RunId, RunKind};
 use super::measure::readings_needed;
 use super::room::Room;
 use super::settings::Settings;
+use super::worker::{Abort, Stop, Worker};
 use crate::hardware::Frontend;
 use crate::survey::{Electrode, Quadrupole, Quality};
 
