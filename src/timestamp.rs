@@ -1,7 +1,12 @@
 //! UTC timestamps in the two forms the instrument writes: RFC 3339 with milliseconds for
-//! records, and the compact `YYYYmmddTHHMMSS` form used in survey file names.
+//! records, and the compact `YYYYmmddTHHMMSS` form used in survey file names; and the one RFC 3339
+//! parser (`parse.rs`).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+mod parse;
+pub use parse::parse_rfc3339_with_offset;
+pub(crate) use parse::EXAMPLE;
 
 /// Calendar fields of a UTC instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,39 +60,18 @@ pub fn rfc3339(t: SystemTime) -> String {
     Utc::from_system_time(t).rfc3339()
 }
 
-/// `2026-11-22T21:13:05Z` or `2026-11-22T21:13:05.123Z` (UTC only) back to an instant.
+/// `2026-11-22T21:13:05Z` or `2026-11-22T21:13:05.123Z` (UTC only: `Z` or `+00:00`; blanks
+/// around are ignored) back to an instant, to the millisecond; `None` when it is not one.
 pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
-    let s = s
-        .trim()
-        .strip_suffix('Z')
-        .or_else(|| s.trim().strip_suffix("+00:00"))?;
-    let (date, time) = s.split_once('T')?;
-    let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
-    let (year, month, day) = (d.next()??, d.next()??, d.next()??);
-    let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
-    let mut t = hms.splitn(3, ':').map(|p| p.parse::<i64>().ok());
-    let (hour, minute, second) = (t.next()??, t.next()??, t.next()??);
-    if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || !(0..24).contains(&hour)
-        || !(0..60).contains(&minute)
-        || !(0..=60).contains(&second)
-    {
+    let s = s.trim();
+    if !(s.ends_with('Z') || s.ends_with("+00:00")) {
         return None;
     }
-    let millis: u64 = if frac.is_empty() {
-        0
-    } else {
-        let digits: String = frac.chars().take(3).collect();
-        let n: u64 = digits.parse().ok()?;
-        n * 10u64.pow(3 - digits.len() as u32)
-    };
-    let secs = days_from_civil(year, month as u32, day as u32) * 86_400
-        + hour * 3600
-        + minute * 60
-        + second;
-    let secs = u64::try_from(secs).ok()?;
-    Some(UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_millis(millis))
+    let since = parse_rfc3339_with_offset(s)
+        .ok()?
+        .duration_since(UNIX_EPOCH)
+        .ok()?;
+    Some(UNIX_EPOCH + Duration::new(since.as_secs(), since.subsec_millis() * 1_000_000))
 }
 
 /// A proleptic Gregorian date to days since 1970-01-01 (H. Hinnant's algorithm).

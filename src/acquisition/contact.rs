@@ -1,10 +1,10 @@
 //! The contact-resistance check of one pair of electrodes: a short + pulse between them, the
 //! resistance seen by the supply less the shunt.
 
-use super::engine::{Abort, Stop, Worker};
 use super::event::{Contact, Event, RunId};
 use super::measure::{Pulse, CURRENT_FLOOR_MA, TEST_PULSE_S, TEST_PULSE_SAMPLES};
 use super::settings::Settings;
+use super::worker::{Abort, Stop, Worker};
 use crate::hardware::{Frontend, Polarity, Supply};
 use crate::survey::{Electrode, Quadrupole, Quality};
 

@@ -9,6 +9,9 @@ use super::settings::Settings;
 use crate::hardware::FrontendError;
 use crate::survey::{Electrode, Measurement, Quadrupole, Quality};
 
+/// Capacity of the event ring.
+pub const EVENT_CAPACITY: usize = 8192;
+
 /// Identifies a run (one command that makes the engine measure), chosen by the sender.
 pub type RunId = u64;
 
@@ -169,7 +172,7 @@ pub enum Event {
     },
     SelfTest {
         run: RunId,
-        result: super::selftest::SelfTestResult,
+        result: SelfTestResult,
     },
     Contact {
         run: RunId,
@@ -196,4 +199,14 @@ pub enum Event {
     },
     /// The boards' state of health (supply and battery voltage, bus errors), now and then.
     Health(crate::hardware::Health),
+}
+
+/// The result of one self-test.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SelfTestResult {
+    pub name: &'static str,
+    pub passed: bool,
+    /// The figure the test judged (relays exercised, mV, mA, V), when it got that far.
+    pub value: Option<f64>,
+    pub unit: &'static str,
 }

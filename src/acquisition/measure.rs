@@ -7,11 +7,11 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use super::engine::{Abort, Stop, Worker};
 use super::event::{Event, RunId, Sample};
 use super::settings::{Settings, Strategy};
 use super::stats::{self, Reading};
 use super::strategy::{self, Estimate};
+use super::worker::{Abort, Stop, Worker};
 use crate::hardware::{Frontend, FrontendError, Polarity, Supply};
 use crate::survey::{Measurement, Quadrupole, Quality};
 

@@ -3,6 +3,7 @@
 //! files, no MQTT, no HTTP.
 
 mod contact;
+mod counters;
 pub mod doorbell;
 mod engine;
 pub mod event;
@@ -15,9 +16,13 @@ pub mod settings;
 pub mod stats;
 pub mod strategy;
 mod supply;
+mod worker;
 
+pub use counters::EngineCounters;
 pub use doorbell::Doorbell;
-pub use engine::{Engine, EngineCounters, EngineOptions, SendError, EVENT_CAPACITY};
-pub use event::{Command, Contact, EngineState, Event, Outcome, RunId, RunKind, Sample};
+pub use engine::{Engine, EngineOptions, SendError};
+pub use event::{
+    Command, Contact, EngineState, Event, Outcome, RunId, RunKind, Sample, EVENT_CAPACITY,
+};
 pub use room::LONG_STORAGE_WAIT;
-pub use settings::{RawSettings, Settings, Strategy};
+pub use settings::{FieldError, RawSettings, Settings, Strategy};

@@ -7,8 +7,8 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::engine::{Stop, Worker, EVENT_CAPACITY};
-use super::event::{EngineState, Event};
+use super::event::{EngineState, Event, EVENT_CAPACITY};
+use super::worker::{Stop, Worker};
 use crate::hardware::Frontend;
 
 /// While waiting for room in the event ring, how long the engine blocks on its command channel

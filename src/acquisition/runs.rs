@@ -6,11 +6,12 @@
 
 use std::time::Duration;
 
-use super::engine::{Abort, Stop, Worker};
 use super::event::{EngineState, Event, Outcome, RunId, RunKind};
 use super::measure::readings_needed;
 use super::room::Room;
 use super::settings::Settings;
+use super::stats::Welford;
+use super::worker::{Abort, Stop, Worker};
 use crate::hardware::Frontend;
 use crate::survey::{Electrode, Quadrupole, Quality};
 
@@ -224,7 +225,7 @@ impl<F: Frontend> Worker<F> {
                         run,
                         done,
                         total,
-                        eta_s: remaining_quads * quad_time.mean,
+                        eta_s: remaining_quads * quad_time.mean_so_far(),
                     });
                     if faults >= MAX_CONSECUTIVE_FAULTS {
                         return Ok(Outcome::Failed);
@@ -303,19 +304,5 @@ impl<F: Frontend> Worker<F> {
             Ok(Outcome::Completed)
         })();
         self.conclude(run, result, done)
-    }
-}
-
-/// Running mean of quadrupole durations, for the ETA.
-#[derive(Debug, Default)]
-struct Welford {
-    n: u32,
-    mean: f64,
-}
-
-impl Welford {
-    fn push(&mut self, x: f64) {
-        self.n += 1;
-        self.mean += (x - self.mean) / f64::from(self.n);
     }
 }

@@ -12,8 +12,9 @@
 
 use std::time::Duration;
 
-use super::engine::{Abort, Stop, Worker};
+pub use super::event::SelfTestResult;
 use super::event::{Event, Outcome, RunId, RunKind};
+use super::worker::{Abort, Stop, Worker};
 use crate::hardware::{Frontend, Polarity, Supply};
 use crate::survey::Quadrupole;
 
@@ -27,16 +28,6 @@ pub const IAB_OFFSET_MAX_MA: f64 = 0.5;
 const OFFSET_READ: Duration = Duration::from_millis(200);
 /// The supply must report its set voltage within this fraction (plus 0.5 V).
 const SUPPLY_TOLERANCE: f64 = 0.1;
-
-/// The result of one self-test.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SelfTestResult {
-    pub name: &'static str,
-    pub passed: bool,
-    /// The figure the test judged (relays exercised, mV, mA, V), when it got that far.
-    pub value: Option<f64>,
-    pub unit: &'static str,
-}
 
 impl<F: Frontend> Worker<F> {
     /// Runs the named self-tests (all of them when `names` is `None`; unknown names are

@@ -7,7 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::FieldError;
+mod field_error;
+pub use field_error::FieldError;
 
 /// How Vab is chosen for each quadrupole (OhmPi names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -31,28 +31,35 @@ pub struct Stats {
     pub saturated: bool,
 }
 
-/// Running mean and variance (Welford).
+/// Running mean and variance (Welford): the statistics of a quadrupole and the quadrupole
+/// durations behind a run's ETA.
 #[derive(Debug, Clone, Copy, Default)]
-struct Welford {
+pub(crate) struct Welford {
     n: u32,
     mean: f64,
     m2: f64,
 }
 
 impl Welford {
-    fn push(&mut self, x: f64) {
+    pub(crate) fn push(&mut self, x: f64) {
         self.n += 1;
         let d = x - self.mean;
         self.mean += d / f64::from(self.n);
         self.m2 += d * (x - self.mean);
     }
 
-    fn mean(&self) -> Option<f64> {
+    /// The mean, once there are two values to judge it by.
+    pub(crate) fn mean(&self) -> Option<f64> {
         (self.n >= 2).then_some(self.mean)
     }
 
+    /// The mean of the values so far (0 before the first).
+    pub(crate) fn mean_so_far(&self) -> f64 {
+        self.mean
+    }
+
     /// 100 × sample standard deviation / |mean|.
-    fn std_pct(&self) -> Option<f64> {
+    pub(crate) fn std_pct(&self) -> Option<f64> {
         if self.n < 2 || self.mean == 0.0 {
             return None;
         }

@@ -6,30 +6,15 @@
 //! discharge relay; the relay empties the output capacitors, it must never load a supply still
 //! driving them.
 
-use super::engine::{Abort, Worker};
 use super::event::{Event, RunId};
+use super::worker::{Abort, Worker};
 use crate::hardware::Frontend;
 use crate::survey::Quadrupole;
 
-/// A supply output above this holds enough charge to be emptied through the discharge relay
-/// before a lower Vab \[V\].
-const DISCHARGE_ABOVE_V: f64 = 12.5;
-/// A lower Vab needs a discharge only when the output holds more than this above it \[V\] (the
-/// supply's own settling tolerance).
-const DISCHARGE_MARGIN_V: f64 = 1.0;
 /// Two set points closer than this are the same (the DPH5005 sets in 10 mV steps) \[V\].
 const SAME_VAB_V: f64 = 0.005;
 
 impl<F: Frontend> Worker<F> {
-    /// Whether the output must be discharged before it may hold `target` volts: it holds more
-    /// than [`DISCHARGE_ABOVE_V`] and more than `target` plus a margin, and the board has a
-    /// discharge relay. `target` 0 asks whether anything needs discharging at all.
-    pub(crate) fn needs_discharge(&self, target: f64) -> bool {
-        self.fe.info().can_discharge
-            && self.held_v > DISCHARGE_ABOVE_V
-            && self.held_v > target + DISCHARGE_MARGIN_V
-    }
-
     /// Sets an adjustable supply to `volts` and waits its settling time. Nothing is sent when
     /// the output is already on at that voltage (the next quadrupole of a fixed-Vab survey);
     /// a lower voltage than the output holds is preceded by a discharge.

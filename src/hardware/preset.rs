@@ -14,6 +14,8 @@ use serde::Deserialize;
 use super::frontend::{FrontendError, FrontendInfo, Limits, Role, Supply, Timings};
 use crate::survey::{Electrode, Quadrupole};
 
+pub mod mux_addresses;
+
 /// `(file stem, TOML text)` of each named preset in `hardware/`.
 macro_rules! builtin {
     ($($name:literal),* $(,)?) => {
@@ -260,7 +262,7 @@ impl Preset {
     /// No two chips may answer at the same address on one bus (chips behind a TCA9548A channel
     /// are told apart by their channel).
     fn check_addresses(&self) -> Result<(), String> {
-        use crate::hardware::boards::mux::expanders_of;
+        use mux_addresses::expanders_of;
         use std::collections::BTreeMap;
         let b = &self.measurement_board;
         let mut seen: BTreeMap<(u8, u8), String> = BTreeMap::new();
