@@ -216,3 +216,32 @@ fn sigkill_at_random_moments_loses_no_record_virtual_clock() {
 fn sigkill_at_random_moments_loses_no_record_real_clock() {
     kill_and_restart("real", 10, (300, 2500));
 }
+
+/// A second daemon on the same data directory refuses to start, naming the first; the first
+/// goes on measuring and numbering its records alone.
+#[test]
+fn a_second_daemon_on_the_same_data_directory_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(dir.path());
+    let mut first = Daemon::start(dir.path(), broker.port, "");
+    let mut c = Client_::connect(broker.port, "two-daemons", &[&format!("{P}/status")]);
+    wait_online(&mut c, 0);
+    let second = std::process::Command::new(env!("CARGO_BIN_EXE_ohmpi"))
+        .args(["run", "--config"])
+        .arg(&first.config)
+        .current_dir(dir.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "the second daemon ran: {stderr}");
+    let pid = first.pid().unwrap();
+    assert!(
+        stderr.contains("in use by another ohmpi process")
+            && stderr.contains(&format!("pid {pid}")),
+        "{stderr}"
+    );
+    // The first is untouched: still online, and it stops cleanly.
+    let status = first.stop();
+    assert!(status.is_some_and(|s| s.success()), "{}", first.log());
+}
