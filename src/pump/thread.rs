@@ -155,7 +155,11 @@ impl PumpHandle {
 
 impl Drop for PumpHandle {
     fn drop(&mut self) {
-        // The pump ends once every handle is gone: let it see that now.
+        // The pump ends once every handle's sender is gone: this one's goes first (a field would
+        // be dropped only after this function), then the pump is woken to see it. The other way
+        // round, the pump could wake, still find a sender, and sleep through the drop.
+        let (gone, _) = sync_channel(0);
+        drop(std::mem::replace(&mut self.requests, gone));
         self.thread.unpark();
     }
 }
