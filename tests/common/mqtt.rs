@@ -9,12 +9,24 @@ use std::time::{Duration, Instant};
 
 use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
 
+/// A loopback port nobody listens on, for a broker or a dashboard a test starts. Ports come from
+/// a range below the kernel's ephemeral ports (so no client connection of this or another test
+/// can take one between this call and the server's bind), a different block for each test process,
+/// and are never handed out twice in one process (tests run in parallel threads).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    const FIRST: u16 = 20_000;
+    const SPAN: u16 = 12_000;
+    let block = (std::process::id() % 40) as u16 * 300;
+    for _ in 0..300 {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed) % 300;
+        let port = FIRST + (block + n) % SPAN;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port in {FIRST}..{}", FIRST + SPAN);
 }
 
 pub fn wait_for_port(port: u16) {
