@@ -68,11 +68,12 @@ impl<F: Frontend> Worker<F> {
             }
             if !long && started.elapsed() >= LONG_STORAGE_WAIT {
                 long = true;
+                // Nothing happens until the storage catches up: supply off meanwhile. Counted
+                // once the hardware is safe, so whoever reads the count finds it so.
+                self.make_safe();
                 self.counters
                     .storage_long_waits
                     .fetch_add(1, Ordering::Relaxed);
-                // Nothing happens until the storage catches up: supply off meanwhile.
-                self.make_safe();
             }
             self.beat();
             let stop = match self.commands.recv_timeout(ROOM_CHECK) {
