@@ -7,23 +7,11 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::mqtt::{Broker, Client_, Daemon, Msg};
+use common::mqtt::{command, reply_for, Broker, Client_, Daemon, Msg};
 use serde_json::{json, Value};
 
 const P: &str = "ohmpi/t1";
 const SECS: fn(u64) -> Duration = Duration::from_secs;
-
-fn reply_for<'a>(id: &'a str, status: &'a str) -> impl Fn(&Msg) -> bool + 'a {
-    move |m: &Msg| {
-        m.topic.starts_with(&format!("{P}/control/response/"))
-            && m.json()["cmd_id"] == id
-            && m.json()["status"] == status
-    }
-}
-
-fn command(c: &Client_, body: Value) {
-    c.publish(&format!("{P}/control"), body.to_string());
-}
 
 fn online(c: &mut Client_) {
     c.wait_for("online status", SECS(20), |m| {

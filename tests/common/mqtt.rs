@@ -319,3 +319,20 @@ impl Client_ {
         self.seen.iter().filter(|m| m.topic == topic).collect()
     }
 }
+
+/// The topics' prefix of the instrument `Daemon::start` starts (`t1`).
+pub const T1: &str = "ohmpi/t1";
+
+/// Matches instrument t1's reply to `id` with `status`.
+pub fn reply_for<'a>(id: &'a str, status: &'a str) -> impl Fn(&Msg) -> bool + 'a {
+    move |m: &Msg| {
+        m.topic.starts_with(&format!("{T1}/control/response/"))
+            && m.json()["cmd_id"] == id
+            && m.json()["status"] == status
+    }
+}
+
+/// Sends a command to instrument t1.
+pub fn command(c: &Client_, body: serde_json::Value) {
+    c.publish(&format!("{T1}/control"), body.to_string());
+}
